@@ -1,0 +1,1 @@
+"""lecs front ends: the Textual dashboard and the CLI. They talk to `backend.Cloud` only."""

@@ -1,0 +1,54 @@
+"""`lecs instance console`: bridge the terminal to the instance's serial socket (ctrl+] quits)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import termios
+import tty
+from pathlib import Path
+from typing import Any
+
+from backend.errors import LecsError, StateError
+
+DETACH = b"\x1d"  # ctrl+]
+
+
+async def attach(inst: Any) -> None:
+    sock = Path(inst.runtime_dir) / "serial.sock"
+    if inst.state.value not in {"running", "starting", "rebooting"} or not sock.exists():
+        raise StateError(f"instance {inst.name!r} is {inst.state.value}: no console to attach")
+    if not sys.stdin.isatty():
+        raise LecsError("console needs a terminal")
+    reader, writer = await asyncio.open_unix_connection(str(sock))
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    done = asyncio.Event()
+    sys.stdout.write(f"attached to {inst.name} serial console; ctrl+] detaches\r\n")
+    sys.stdout.flush()
+
+    def on_key() -> None:
+        data = os.read(fd, 1024)
+        if DETACH in data or not data:
+            done.set()
+            return
+        writer.write(data)
+
+    async def pump() -> None:
+        while chunk := await reader.read(4096):
+            os.write(sys.stdout.fileno(), chunk)
+        done.set()
+
+    tty.setraw(fd)
+    loop.add_reader(fd, on_key)
+    task = asyncio.create_task(pump())
+    try:
+        await done.wait()
+    finally:
+        loop.remove_reader(fd)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        task.cancel()
+        writer.close()
+        sys.stdout.write("\r\ndetached\r\n")

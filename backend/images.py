@@ -1,0 +1,230 @@
+"""Images (IMS analog): disk images copied or converted into the store, or kernel+initrd pairs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backend import validate
+from backend.audit import Audit
+from backend.errors import ConflictError, NotFoundError, ValidationError
+from backend.ids import new_id
+from backend.models import Image, ImageState
+from backend.paths import Paths, guest_dir, private_dir
+from backend.qemu import img
+from backend.store import Store
+
+Progress = Callable[[float, str], None]
+DISK_FORMATS = {"qcow2", "raw", "vmdk", "vdi", "vpc", "vhdx", "qed"}
+TINY = "tiny"
+
+
+def _copy_hashing(src: Path, dest: Path, progress: Progress | None, label: str) -> str:
+    """Copy src to dest (0600) and return the sha256 of the bytes copied."""
+    digest = hashlib.sha256()
+    total = max(1, src.stat().st_size)
+    done = 0
+    fd = os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+        while chunk := fin.read(4 << 20):
+            digest.update(chunk)
+            fout.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done / total, label)
+    return digest.hexdigest()
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fin:
+        while chunk := fin.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+        dest.chmod(0o600)
+
+
+def _to_image(row: dict[str, Any]) -> Image:
+    row = dict(row)
+    row["state"] = ImageState(row["state"])
+    return Image(**row)
+
+
+class Images:
+    def __init__(self, store: Store, paths: Paths, audit: Audit) -> None:
+        self.store = store
+        self.paths = paths
+        self.audit = audit
+
+    # ---- queries -------------------------------------------------------------------
+    def list(self) -> list[Image]:
+        return [_to_image(r) for r in self.store.rows("SELECT * FROM images ORDER BY name")]
+
+    def get(self, ref: str) -> Image:
+        row = self.store.row("SELECT * FROM images WHERE id = ? OR name = ?", [ref, ref])
+        if row is None:
+            raise NotFoundError(f"image {ref!r} not found")
+        return _to_image(row)
+
+    def _check_new_name(self, name: str) -> None:
+        validate.name(name, "image name")
+        if self.store.row("SELECT id FROM images WHERE name = ?", [name]):
+            raise ConflictError(f"an image named {name!r} exists already")
+
+    # ---- import --------------------------------------------------------------------
+    async def import_disk(
+        self, path: str | Path, name: str, os_name: str = "", progress: Progress | None = None
+    ) -> Image:
+        with self.audit.track("image.import", name, {"path": str(path), "name": name}) as t:
+            self._check_new_name(name)
+            src = validate.existing_file(path, "image file")
+            try:
+                meta = await img.info(src)
+            except Exception as exc:
+                raise ValidationError(f"{src} is not a disk image qemu-img reads: {exc}") from None
+            fmt = str(meta.get("format", ""))
+            if fmt not in DISK_FORMATS:
+                raise ValidationError(f"{src}: unsupported image format {fmt!r}")
+            if meta.get("backing-filename"):
+                raise ValidationError(f"{src} has a backing file; import a standalone image")
+            image_id = new_id("img")
+            t.resource = image_id
+            dest_dir = private_dir(self.paths.images / image_id)
+            try:
+                if fmt in {"qcow2", "raw"}:
+                    dest = dest_dir / f"disk.{fmt}"
+                    checksum = await asyncio.to_thread(_copy_hashing, src, dest, progress, name)
+                else:
+                    dest = dest_dir / "disk.qcow2"
+                    if progress:
+                        progress(0.0, name)
+                    await img.convert(src, dest, "qcow2")
+                    checksum = await asyncio.to_thread(_hash, dest)
+                    fmt = "qcow2"
+                    if progress:
+                        progress(1.0, name)
+                size = int((await img.info(dest))["virtual-size"])
+            except BaseException:
+                shutil.rmtree(dest_dir, ignore_errors=True)
+                raise
+            image = Image(
+                id=image_id, name=name, format=fmt, size_bytes=size, os=os_name,
+                source=f"imported:{src}", checksum=checksum, state=ImageState.AVAILABLE,
+                created_at=time.time(), path=str(dest),
+            )
+            self._insert(image)
+            return image
+
+    async def import_kernel(
+        self,
+        kernel: str | Path,
+        initrd: str | Path,
+        name: str,
+        cmdline: str = "console=ttyS0 panic=-1 quiet",
+        os_name: str = "",
+        source: str | None = None,
+        checksum: str | None = None,
+        link: bool = False,
+    ) -> Image:
+        params = {"kernel": str(kernel), "initrd": str(initrd), "cmdline": cmdline, "name": name}
+        with self.audit.track("image.import", name, params) as t:
+            self._check_new_name(name)
+            k_src = validate.existing_file(kernel, "kernel")
+            i_src = validate.existing_file(initrd, "initrd")
+            if len(cmdline) > 2048 or "\n" in cmdline:
+                raise ValidationError("kernel command line must be one line under 2048 chars")
+            image_id = new_id("img")
+            t.resource = image_id
+            dest_dir = private_dir(self.paths.images / image_id)
+            k_dest, i_dest = dest_dir / "kernel", dest_dir / "initrd"
+            try:
+                if link:
+                    await asyncio.to_thread(_link_or_copy, k_src, k_dest)
+                    await asyncio.to_thread(_link_or_copy, i_src, i_dest)
+                if not checksum:
+                    if not link:
+                        k_sum = await asyncio.to_thread(_copy_hashing, k_src, k_dest, None, name)
+                        i_sum = await asyncio.to_thread(_copy_hashing, i_src, i_dest, None, name)
+                    else:
+                        k_sum = await asyncio.to_thread(_hash, k_dest)
+                        i_sum = await asyncio.to_thread(_hash, i_dest)
+                    checksum = hashlib.sha256((k_sum + i_sum).encode()).hexdigest()
+                elif not link:
+                    await asyncio.to_thread(_link_or_copy, k_src, k_dest)
+                    await asyncio.to_thread(_link_or_copy, i_src, i_dest)
+            except BaseException:
+                shutil.rmtree(dest_dir, ignore_errors=True)
+                raise
+            image = Image(
+                id=image_id, name=name, format="kernel",
+                size_bytes=k_dest.stat().st_size + i_dest.stat().st_size, os=os_name,
+                source=source or f"imported:{k_src}", checksum=checksum,
+                state=ImageState.AVAILABLE, created_at=time.time(), kernel=str(k_dest),
+                initrd=str(i_dest), cmdline=cmdline,
+            )
+            self._insert(image)
+            return image
+
+    def _insert(self, image: Image) -> None:
+        row = {
+            "id": image.id, "name": image.name, "format": image.format,
+            "size_bytes": image.size_bytes, "os": image.os, "source": image.source,
+            "checksum": image.checksum, "state": image.state.value,
+            "created_at": image.created_at, "path": image.path, "kernel": image.kernel,
+            "initrd": image.initrd, "cmdline": image.cmdline,
+        }
+        with self.store.transaction() as db:
+            db["images"].insert(row)
+
+    async def ensure_tiny(self) -> Image | None:
+        """Register the tiny guest built by sample_data/build_guest.py as image `tiny`."""
+        if self.store.row("SELECT id FROM images WHERE name = ?", [TINY]):
+            return None
+        directory = guest_dir()
+        manifest_path = directory / "manifest.json"
+        if not manifest_path.exists():
+            return None
+        manifest = json.loads(manifest_path.read_text())
+        sums = manifest.get("sha256", {})
+        checksum = hashlib.sha256(
+            (sums.get(manifest["kernel"], "") + sums.get(manifest["initrd"], "")).encode()
+        ).hexdigest() if sums else None
+        return await self.import_kernel(
+            directory / manifest["kernel"], directory / manifest["initrd"], TINY,
+            cmdline=manifest.get("cmdline", "console=ttyS0 panic=-1 quiet"),
+            os_name=f"busybox tiny guest (Linux {manifest.get('kernel_version', '?')})",
+            source="sample_data/build_guest.py", checksum=checksum, link=True,
+        )
+
+    # ---- delete --------------------------------------------------------------------
+    def delete(self, ref: str) -> None:
+        with self.audit.track("image.delete", ref) as t:
+            image = self.get(ref)
+            t.resource = image.id
+            users = self.store.rows(
+                "SELECT name FROM instances WHERE image_id = ? UNION "
+                "SELECT name FROM disks WHERE backing_image_id = ?",
+                [image.id, image.id],
+            )
+            if users:
+                names = ", ".join(sorted(u["name"] for u in users))
+                raise ConflictError(f"image {image.name!r} is in use by {names}")
+            with self.store.transaction() as db:
+                db["images"].delete(image.id)
+            shutil.rmtree(self.paths.images / image.id, ignore_errors=True)
+            for template in (self.paths.home / "cache").glob(f"overlay-*{image.id}*"):
+                template.unlink(missing_ok=True)

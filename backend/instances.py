@@ -1,0 +1,493 @@
+"""Instances (ECS analog): create, start, stop, reboot, force-stop, delete, reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from backend import states, validate
+from backend.audit import Audit
+from backend.catalogue import Catalogue
+from backend.driver import Driver
+from backend.errors import ConflictError, LecsError, NotFoundError, QemuError, StateError
+from backend.ids import new_id
+from backend.images import Images
+from backend.locks import Locks
+from backend.models import Disk, DiskState, Forward, Image, Instance, InstanceState
+from backend.paths import Paths, private_dir
+from backend.qemu import img, monitor
+from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
+from backend.qemu.process import Liveness
+from backend.store import Store
+
+S = InstanceState
+DEFAULT_FORWARDS = ((22, "127.0.0.1"), (80, "127.0.0.1"))
+READY_MARKER = b"LECS-GUEST-READY"
+KERNEL_SYSTEM_DISK_GIB = 1
+ACTIVE = (S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING)
+
+
+def free_port(addr: str = "127.0.0.1", avoid: set[int] | None = None) -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((addr, 0))
+            port = int(sock.getsockname()[1])
+        if not avoid or port not in avoid:
+            return port
+    raise LecsError("no free TCP port on this host")
+
+
+def port_is_free(addr: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((addr, port))
+        except OSError:
+            return False
+    return True
+
+
+def mac_for(instance_id: str) -> str:
+    raw = hashlib.sha256(instance_id.encode()).digest()
+    return "52:54:00:" + ":".join(f"{b:02x}" for b in raw[:3])
+
+
+class Instances:
+    def __init__(
+        self, store: Store, paths: Paths, audit: Audit, driver: Driver, catalogue: Catalogue,
+        images: Images,
+    ) -> None:
+        self.store = store
+        self.paths = paths
+        self.audit = audit
+        self.driver = driver
+        self.catalogue = catalogue
+        self.images = images
+        self.locks = Locks(paths.runtime / "locks")
+        self.stop_timeout = 30.0
+
+    # ---- reading -------------------------------------------------------------------
+    def _row(self, ref: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM instances WHERE id = ? OR name = ?", [ref, ref])
+        if row is None:
+            raise NotFoundError(f"instance {ref!r} not found")
+        return row
+
+    def _build(self, row: dict[str, Any], extra: dict[str, Any]) -> Instance:
+        itype = extra["types"].get(row["type"])
+        return Instance(
+            id=row["id"], name=row["name"], type=row["type"],
+            vcpus=itype[0] if itype else 0, memory_mib=itype[1] if itype else 0,
+            image_id=row["image_id"], image_name=extra["images"].get(row["image_id"], "?"),
+            state=S(row["state"]), created_at=row["created_at"], started_at=row["started_at"],
+            pid=row["pid"], accel=row["accel"] or "", last_error=row["last_error"] or "",
+            tags=extra["tags"].get(row["id"], {}),
+            disks=extra["disks"].get(row["id"], []),
+            forwards=extra["forwards"].get(row["id"], []),
+            runtime_dir=str(self.driver.rundir(row["id"])),
+        )
+
+    def _extras(self, ids: list[str] | None) -> dict[str, Any]:
+        where, params = "", []
+        if ids is not None:
+            where = f" WHERE {{col}} IN ({','.join('?' * len(ids))})"
+            params = ids
+        tags: dict[str, dict[str, str]] = {}
+        for r in self.store.rows("SELECT * FROM tags" + where.format(col="resource_id"), params):
+            tags.setdefault(r["resource_id"], {})[r["key"]] = r["value"]
+        disks: dict[str, list[Disk]] = {}
+        for r in self.store.rows(
+            "SELECT * FROM disks" + where.format(col="instance_id") + " ORDER BY position", params
+        ):
+            disks.setdefault(r["instance_id"], []).append(disk_from_row(r))
+        forwards: dict[str, list[Forward]] = {}
+        for r in self.store.rows(
+            "SELECT * FROM forwards" + where.format(col="instance_id") + " ORDER BY guest_port",
+            params,
+        ):
+            forwards.setdefault(r["instance_id"], []).append(
+                Forward(r["protocol"], r["host_addr"], r["host_port"], r["guest_port"])
+            )
+        types = {
+            r["name"]: (r["vcpus"], r["memory_mib"])
+            for r in self.store.rows("SELECT * FROM instance_types")
+        }
+        images = {r["id"]: r["name"] for r in self.store.rows("SELECT id, name FROM images")}
+        return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
+                "images": images}
+
+    def list(self, reconcile: bool = True) -> list[Instance]:
+        if reconcile:
+            self.reconcile()
+        rows = self.store.rows("SELECT * FROM instances ORDER BY name")
+        extra = self._extras(None)
+        return [self._build(r, extra) for r in rows]
+
+    def get(self, ref: str, reconcile: bool = True) -> Instance:
+        row = self._row(ref)
+        if reconcile:
+            self.reconcile([row["id"]])
+            row = self._row(row["id"])
+        return self._build(row, self._extras([row["id"]]))
+
+    def _set(self, instance_id: str, **fields: Any) -> None:
+        with self.store.transaction() as db:
+            db["instances"].update(instance_id, fields)
+
+    # ---- reconcile -----------------------------------------------------------------
+    def reconcile(self, ids: list[str] | None = None) -> list[str]:
+        """Match the inventory to the process table; returns the ids that changed.
+
+        A QEMU that exited cleanly removed its pidfile: the instance is stopped. A pidfile
+        left behind by a process that is gone means QEMU was killed or crashed: error.
+        Instances busy with an operation (their lock is held) are left alone.
+        """
+        sql = "SELECT * FROM instances WHERE state IN (?,?,?,?,?)"
+        params: list[Any] = [S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING, S.ERROR]
+        changed = []
+        for row in self.store.rows(sql, params):
+            if ids is not None and row["id"] not in ids:
+                continue
+            live, _pid = self.driver.liveness(row["id"], row["pid"])
+            if live is Liveness.ALIVE:
+                continue
+            if row["state"] == S.ERROR and live is Liveness.ABSENT:
+                continue
+            fd = self.locks.try_hold(row["id"])
+            if fd is None:
+                continue
+            try:
+                changed.append(row["id"])
+                self._reconcile_dead(row, live)
+            finally:
+                self.locks.release(fd)
+        return changed
+
+    def _reconcile_dead(self, row: dict[str, Any], live: Liveness) -> None:
+        instance_id, state = row["id"], S(row["state"])
+        if live is Liveness.CRASHED:
+            message = f"QEMU (pid {row['pid']}) died unexpectedly while {state.value}"
+            new = S.ERROR
+        elif state is S.ERROR:
+            message, new = "", S.ERROR
+        else:
+            message = f"QEMU (pid {row['pid']}) exited while {state.value}: guest powered off"
+            new = S.STOPPED
+        self.driver.cleanup(instance_id)
+        fields: dict[str, Any] = {"state": new.value, "pid": None, "started_at": None}
+        if message:
+            fields["last_error"] = message if new is S.ERROR else ""
+        self._set(instance_id, **fields)
+        if message:
+            self.audit.record(
+                "instance.reconcile", instance_id,
+                {"from": state.value, "to": new.value, "detail": message},
+                "success", "",
+            )
+
+    # ---- create --------------------------------------------------------------------
+    async def create(
+        self,
+        name: str,
+        image: str,
+        itype: str,
+        tags: dict[str, str] | None = None,
+        disk_gib: int | None = None,
+        start: bool = True,
+        wait: bool = False,
+        wait_timeout: float = 60.0,
+    ) -> Instance:
+        params = {"name": name, "image": image, "type": itype, "tags": tags or {},
+                  "disk_gib": disk_gib}
+        with self.audit.track("instance.create", name, params) as t:
+            validate.name(name, "instance name")
+            if self.store.row("SELECT id FROM instances WHERE name = ?", [name]):
+                raise ConflictError(f"an instance named {name!r} exists already")
+            flavor = self.catalogue.get(itype)
+            source = self.images.get(image)
+            if source.state.value != "available":
+                raise StateError(f"image {source.name!r} is {source.state.value}, not available")
+            if disk_gib is not None:
+                disk_gib = validate.size_gib(disk_gib, "system disk size")
+            instance_id = new_id("i")
+            t.resource = instance_id
+            disk = await self._make_system_disk(instance_id, name, source, disk_gib)
+            used = self._used_ports()
+            forwards = []
+            for guest_port, addr in DEFAULT_FORWARDS:
+                port = free_port(addr, used)
+                used.add(port)
+                forwards.append({"instance_id": instance_id, "protocol": "tcp",
+                                 "host_addr": addr, "host_port": port, "guest_port": guest_port})
+            now = time.time()
+            try:
+                with self.store.transaction() as db:
+                    db["instances"].insert({
+                        "id": instance_id, "name": name, "type": flavor.name,
+                        "image_id": source.id, "state": S.PENDING.value, "created_at": now,
+                        "started_at": None, "pid": None, "accel": self.driver.accel,
+                        "last_error": "", "want": "running" if start else "stopped",
+                    })
+                    db["disks"].insert(disk)
+                    db["forwards"].insert_all(forwards)
+                    if tags:
+                        db["tags"].insert_all(
+                            [{"resource_id": instance_id, "key": k, "value": v}
+                             for k, v in tags.items()]
+                        )
+            except BaseException:
+                Path(disk["path"]).unlink(missing_ok=True)
+                raise
+            if start:
+                async with self.locks.hold(instance_id):
+                    await self._boot(instance_id, from_state=S.PENDING)
+            else:
+                self._set(instance_id, state=S.STOPPED.value)
+        if start and wait:
+            await self.wait_ready(instance_id, wait_timeout)
+        return self.get(instance_id, reconcile=False)
+
+    async def _make_system_disk(
+        self, instance_id: str, name: str, source: Image, disk_gib: int | None
+    ) -> dict[str, Any]:
+        disk_id = new_id("d")
+        private_dir(self.paths.disks)
+        cache = private_dir(self.paths.home / "cache")
+        path = self.paths.disks / f"{disk_id}.qcow2"
+        if source.is_kernel:
+            size_gib = disk_gib or KERNEL_SYSTEM_DISK_GIB
+            await img.create_blank_fast(path, size_gib << 30, cache / f"blank-{size_gib}g.qcow2")
+            backing = None
+        else:
+            image_gib = max(1, -(-source.size_bytes // (1 << 30)))
+            if disk_gib is not None and disk_gib < image_gib:
+                raise LecsError(
+                    f"system disk of {disk_gib} GiB is smaller than image {source.name!r}"
+                    f" ({image_gib} GiB)"
+                )
+            await img.create_overlay(
+                path, Path(source.path), source.format, cache / f"overlay-{source.id}.qcow2"
+            )
+            if disk_gib is not None and disk_gib << 30 > source.size_bytes:
+                await img.resize(path, disk_gib << 30)
+            size_gib = disk_gib or image_gib
+            backing = source.id
+        return {
+            "id": disk_id, "name": f"{name}-system", "size_gib": size_gib, "format": "qcow2",
+            "role": "system", "state": DiskState.IN_USE.value, "path": str(path),
+            "instance_id": instance_id, "delete_with_instance": 1, "encrypted": 0,
+            "created_at": time.time(), "backing_image_id": backing, "position": 0,
+        }
+
+    def _used_ports(self) -> set[int]:
+        return {r["host_port"] for r in self.store.rows("SELECT host_port FROM forwards")}
+
+    def launch_spec(self, instance_id: str) -> LaunchSpec:
+        row = self._row(instance_id)
+        flavor = self.catalogue.get(row["type"])
+        image = self.images.get(row["image_id"])
+        extra = self._extras([instance_id])
+        drives = tuple(
+            DriveSpec(node=d.id, path=d.path, format=d.format, boot=d.role == "system")
+            for d in extra["disks"].get(instance_id, [])
+        )
+        forwards = tuple(
+            ForwardSpec(f.protocol, f.host_addr, f.host_port, f.guest_port)
+            for f in extra["forwards"].get(instance_id, [])
+        )
+        return LaunchSpec(
+            instance_id=instance_id, name=row["name"], vcpus=flavor.vcpus,
+            memory_mib=flavor.memory_mib, accel=self.driver.accel,
+            rundir=self.driver.rundir(instance_id), drives=drives, forwards=forwards,
+            kernel=image.kernel if image.is_kernel else "",
+            initrd=image.initrd if image.is_kernel else "",
+            cmdline=image.cmdline if image.is_kernel else "", mac=mac_for(instance_id),
+        )
+
+    def _refresh_ports(self, instance_id: str) -> None:
+        """A stopped instance's host ports may have been taken meanwhile: pick new ones."""
+        used = self._used_ports()
+        rows = self.store.rows("SELECT * FROM forwards WHERE instance_id = ?", [instance_id])
+        with self.store.transaction() as db:
+            for r in rows:
+                if not port_is_free(r["host_addr"], r["host_port"]):
+                    port = free_port(r["host_addr"], used)
+                    used.add(port)
+                    db["forwards"].update(
+                        (instance_id, r["protocol"], r["guest_port"]), {"host_port": port}
+                    )
+
+    async def _boot(self, instance_id: str, from_state: S) -> None:
+        self._set(instance_id, state=S.STARTING.value, last_error="")
+        try:
+            self._refresh_ports(instance_id)
+            spec = self.launch_spec(instance_id)
+            pid = await self.driver.launch(spec)
+            self._set(instance_id, pid=pid)
+            await monitor.wait_for_socket(spec.qmp_socket, timeout=10.0)
+        except BaseException as exc:
+            row = self._row(instance_id)
+            if row["pid"]:
+                await self.driver.quit(instance_id, row["pid"])
+            self.driver.cleanup(instance_id)
+            self._set(instance_id, state=S.ERROR.value, pid=None, last_error=str(exc))
+            raise
+        self._set(instance_id, state=S.RUNNING.value, started_at=time.time(), accel=spec.accel)
+
+    async def wait_ready(self, ref: str, timeout: float = 60.0) -> float:
+        """Wait for the guest: its serial marker, or an SSH banner on the forwarded port."""
+        inst = self.get(ref, reconcile=False)
+        log = Path(inst.runtime_dir) / "serial.log"
+        ssh = inst.port_for(22)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while loop.time() - started < timeout:
+            try:
+                if READY_MARKER in log.read_bytes():
+                    return loop.time() - started
+            except OSError:
+                pass
+            if ssh and await _ssh_banner("127.0.0.1", ssh):
+                return loop.time() - started
+            live, _ = self.driver.liveness(inst.id, inst.pid)
+            if live is not Liveness.ALIVE:
+                self.reconcile([inst.id])
+                raise QemuError(f"instance {inst.name!r} stopped before the guest was ready")
+            await asyncio.sleep(0.1)
+        raise QemuError(f"guest of {inst.name!r} not ready after {timeout:.0f}s")
+
+    # ---- power operations ----------------------------------------------------------
+    async def _op(self, op: str, ref: str, params: dict[str, Any] | None = None) -> Any:
+        row = self._row(ref)
+        with self.audit.track(f"instance.{op}", row["id"], params or {}):
+            async with self.locks.hold(row["id"]):
+                row = self._row(row["id"])
+                state = S(row["state"])
+                states.check(op, state, row["name"])
+                await getattr(self, "_do_" + op.replace("-", "_"))(row, state)
+        return self.get(row["id"], reconcile=False) if op != "delete" else None
+
+    async def start(self, ref: str, wait: bool = False, timeout: float = 60.0) -> Instance:
+        self._pre_reconcile(ref)
+        inst = await self._op("start", ref)
+        if wait:
+            await self.wait_ready(inst.id, timeout)
+        return inst
+
+    async def stop(self, ref: str, timeout: float | None = None) -> Instance:
+        self._pre_reconcile(ref)
+        return await self._op("stop", ref, {"timeout": timeout or self.stop_timeout})
+
+    async def reboot(self, ref: str) -> Instance:
+        self._pre_reconcile(ref)
+        return await self._op("reboot", ref)
+
+    async def force_stop(self, ref: str) -> Instance:
+        self._pre_reconcile(ref)
+        return await self._op("force-stop", ref)
+
+    async def delete(self, ref: str) -> None:
+        self._pre_reconcile(ref)
+        await self._op("delete", ref)
+
+    def _pre_reconcile(self, ref: str) -> None:
+        row = self.store.row("SELECT id FROM instances WHERE id = ? OR name = ?", [ref, ref])
+        if row:
+            self.reconcile([row["id"]])
+
+    async def _do_start(self, row: dict[str, Any], state: S) -> None:
+        await self._boot(row["id"], from_state=state)
+
+    async def _do_stop(self, row: dict[str, Any], state: S) -> None:
+        instance_id, pid = row["id"], row["pid"]
+        self._set(instance_id, state=S.STOPPING.value)
+        try:
+            await self.driver.powerdown(instance_id)
+            exited = await self.driver.wait_exit(instance_id, pid, self.stop_timeout)
+        except QemuError:
+            exited = False
+        if not exited:
+            await self.driver.quit(instance_id, pid)
+        self.driver.cleanup(instance_id)
+        self._set(instance_id, state=S.STOPPED.value, pid=None, started_at=None)
+
+    async def _do_force_stop(self, row: dict[str, Any], state: S) -> None:
+        if row["pid"]:
+            await self.driver.quit(row["id"], row["pid"])
+        self.driver.cleanup(row["id"])
+        self._set(row["id"], state=S.STOPPED.value, pid=None, started_at=None, last_error="")
+
+    async def _do_reboot(self, row: dict[str, Any], state: S) -> None:
+        self._set(row["id"], state=S.REBOOTING.value)
+        try:
+            (self.driver.rundir(row["id"]) / "serial.log").write_bytes(b"")
+            await self.driver.reset(row["id"])
+        except BaseException as exc:
+            self._set(row["id"], state=S.ERROR.value, last_error=str(exc))
+            raise
+        self._set(row["id"], state=S.RUNNING.value, started_at=time.time())
+
+    async def _do_delete(self, row: dict[str, Any], state: S) -> None:
+        instance_id = row["id"]
+        if row["pid"]:
+            await self.driver.quit(instance_id, row["pid"])
+        self.driver.cleanup(instance_id, keep_logs=False)
+        disks = self.store.rows("SELECT * FROM disks WHERE instance_id = ?", [instance_id])
+        doomed = [d for d in disks if d["delete_with_instance"] or d["role"] == "system"]
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM forwards WHERE instance_id = ?", [instance_id])
+            db.execute("DELETE FROM tags WHERE resource_id = ?", [instance_id])
+            for d in disks:
+                if d in doomed:
+                    db.execute("DELETE FROM tags WHERE resource_id = ?", [d["id"]])
+                    db["disks"].delete(d["id"])
+                else:
+                    db["disks"].update(d["id"], {"instance_id": None, "state": "available"})
+            db["instances"].delete(instance_id)
+        for d in doomed:
+            Path(d["path"]).unlink(missing_ok=True)
+        shutil.rmtree(self.driver.rundir(instance_id), ignore_errors=True)
+        self.locks.forget(instance_id)
+
+    # ---- tags ----------------------------------------------------------------------
+    def tag(self, ref: str, add: dict[str, str], remove: list[str] | None = None) -> Instance:
+        row = self._row(ref)
+        with self.audit.track("instance.tag", row["id"], {"add": add, "remove": remove or []}):
+            with self.store.transaction() as db:
+                for key in remove or []:
+                    db.execute(
+                        "DELETE FROM tags WHERE resource_id = ? AND key = ?", [row["id"], key]
+                    )
+                if add:
+                    db["tags"].upsert_all(
+                        [{"resource_id": row["id"], "key": k, "value": v} for k, v in add.items()],
+                        pk=("resource_id", "key"),
+                    )
+        return self.get(row["id"], reconcile=False)
+
+
+def disk_from_row(r: dict[str, Any]) -> Disk:
+    return Disk(
+        id=r["id"], name=r["name"], size_gib=r["size_gib"], format=r["format"], role=r["role"],
+        state=DiskState(r["state"]), path=r["path"], instance_id=r["instance_id"],
+        delete_with_instance=bool(r["delete_with_instance"]), encrypted=bool(r["encrypted"]),
+        created_at=r["created_at"], backing_image_id=r["backing_image_id"],
+    )
+
+
+async def _ssh_banner(host: str, port: int) -> bool:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+    except (TimeoutError, OSError):
+        return False
+    try:
+        data = await asyncio.wait_for(reader.read(4), 0.5)
+        return data == b"SSH-"
+    except (TimeoutError, OSError):
+        return False
+    finally:
+        writer.close()

@@ -1,0 +1,1 @@
+"""The local QEMU driver: argv, process lifecycle and QMP."""
