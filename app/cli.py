@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -169,15 +168,11 @@ async def instance_console(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 async def instance_ssh(cloud: Cloud, args: argparse.Namespace) -> None:
-    inst = cloud.instances.get(args.instance)
-    port = inst.port_for(22)
-    ssh = shutil.which("ssh")
-    if not port or not ssh:
-        raise ValidationError(f"no SSH for {inst.name}: {'no ssh client' if port else 'no port'}")
-    argv = [ssh, "-p", str(port), "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", f"{args.user}@127.0.0.1"]
+    from backend.console import ssh_argv
+
+    argv = ssh_argv(cloud.instances.get(args.instance), args.user)
     cloud.close()
-    os.execv(ssh, argv)
+    os.execv(argv[0], argv)
 
 
 # ---- event, doctor ------------------------------------------------------------------

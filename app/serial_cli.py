@@ -7,21 +7,18 @@ import os
 import sys
 import termios
 import tty
-from pathlib import Path
 from typing import Any
 
-from backend.errors import LecsError, StateError
+from backend.console import open_serial
+from backend.errors import LecsError
 
 DETACH = b"\x1d"  # ctrl+]
 
 
 async def attach(inst: Any) -> None:
-    sock = Path(inst.runtime_dir) / "serial.sock"
-    if inst.state.value not in {"running", "starting", "rebooting"} or not sock.exists():
-        raise StateError(f"instance {inst.name!r} is {inst.state.value}: no console to attach")
     if not sys.stdin.isatty():
         raise LecsError("console needs a terminal")
-    reader, writer = await asyncio.open_unix_connection(str(sock))
+    reader, writer = await open_serial(inst)
     loop = asyncio.get_running_loop()
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)

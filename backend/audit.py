@@ -43,7 +43,7 @@ class Audit:
         error: str = "",
         duration_ms: float = 0.0,
     ) -> None:
-        self.store.db["events"].insert({
+        self.store.db.table("events").insert({
             "time": time.time(),
             "user": self.user,
             "action": action,

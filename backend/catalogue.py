@@ -22,9 +22,9 @@ def load_file(path: Path | None = None) -> list[InstanceType]:
 class Catalogue:
     def __init__(self, store: Store) -> None:
         self.store = store
-        if not self.store.db["instance_types"].count:
+        if not self.store.db.table("instance_types").count:
             with self.store.transaction() as db:
-                db["instance_types"].insert_all(
+                db.table("instance_types").insert_all(
                     [
                         {"name": t.name, "vcpus": t.vcpus, "memory_mib": t.memory_mib,
                          "description": t.description}

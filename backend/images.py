@@ -188,7 +188,7 @@ class Images:
             "initrd": image.initrd, "cmdline": image.cmdline,
         }
         with self.store.transaction() as db:
-            db["images"].insert(row)
+            db.table("images").insert(row)
 
     async def ensure_tiny(self) -> Image | None:
         """Register the tiny guest built by sample_data/build_guest.py as image `tiny`."""
@@ -224,7 +224,7 @@ class Images:
                 names = ", ".join(sorted(u["name"] for u in users))
                 raise ConflictError(f"image {image.name!r} is in use by {names}")
             with self.store.transaction() as db:
-                db["images"].delete(image.id)
+                db.table("images").delete(image.id)
             shutil.rmtree(self.paths.images / image.id, ignore_errors=True)
             for template in (self.paths.home / "cache").glob(f"overlay-*{image.id}*"):
                 template.unlink(missing_ok=True)

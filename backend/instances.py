@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import shutil
 import socket
@@ -136,10 +137,10 @@ class Instances:
 
     def _set(self, instance_id: str, **fields: Any) -> None:
         with self.store.transaction() as db:
-            db["instances"].update(instance_id, fields)
+            db.table("instances").update(instance_id, fields)
 
     # ---- reconcile -----------------------------------------------------------------
-    def reconcile(self, ids: list[str] | None = None) -> list[str]:
+    def reconcile(self, ids: builtins.list[str] | None = None) -> builtins.list[str]:
         """Match the inventory to the process table; returns the ids that changed.
 
         A QEMU that exited cleanly removed its pidfile: the instance is stopped. A pidfile
@@ -148,7 +149,7 @@ class Instances:
         """
         sql = "SELECT * FROM instances WHERE state IN (?,?,?,?,?)"
         params: list[Any] = [S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING, S.ERROR]
-        changed = []
+        changed: builtins.list[str] = []
         for row in self.store.rows(sql, params):
             if ids is not None and row["id"] not in ids:
                 continue
@@ -226,16 +227,16 @@ class Instances:
             now = time.time()
             try:
                 with self.store.transaction() as db:
-                    db["instances"].insert({
+                    db.table("instances").insert({
                         "id": instance_id, "name": name, "type": flavor.name,
                         "image_id": source.id, "state": S.PENDING.value, "created_at": now,
                         "started_at": None, "pid": None, "accel": self.driver.accel,
                         "last_error": "", "want": "running" if start else "stopped",
                     })
-                    db["disks"].insert(disk)
-                    db["forwards"].insert_all(forwards)
+                    db.table("disks").insert(disk)
+                    db.table("forwards").insert_all(forwards)
                     if tags:
-                        db["tags"].insert_all(
+                        db.table("tags").insert_all(
                             [{"resource_id": instance_id, "key": k, "value": v}
                              for k, v in tags.items()]
                         )
@@ -317,7 +318,7 @@ class Instances:
                 if not port_is_free(r["host_addr"], r["host_port"]):
                     port = free_port(r["host_addr"], used)
                     used.add(port)
-                    db["forwards"].update(
+                    db.table("forwards").update(
                         (instance_id, r["protocol"], r["guest_port"]), {"host_port": port}
                     )
 
@@ -444,17 +445,19 @@ class Instances:
             for d in disks:
                 if d in doomed:
                     db.execute("DELETE FROM tags WHERE resource_id = ?", [d["id"]])
-                    db["disks"].delete(d["id"])
+                    db.table("disks").delete(d["id"])
                 else:
-                    db["disks"].update(d["id"], {"instance_id": None, "state": "available"})
-            db["instances"].delete(instance_id)
+                    db.table("disks").update(d["id"], {"instance_id": None, "state": "available"})
+            db.table("instances").delete(instance_id)
         for d in doomed:
             Path(d["path"]).unlink(missing_ok=True)
         shutil.rmtree(self.driver.rundir(instance_id), ignore_errors=True)
         self.locks.forget(instance_id)
 
     # ---- tags ----------------------------------------------------------------------
-    def tag(self, ref: str, add: dict[str, str], remove: list[str] | None = None) -> Instance:
+    def tag(
+        self, ref: str, add: dict[str, str], remove: builtins.list[str] | None = None
+    ) -> Instance:
         row = self._row(ref)
         with self.audit.track("instance.tag", row["id"], {"add": add, "remove": remove or []}):
             with self.store.transaction() as db:
@@ -463,7 +466,7 @@ class Instances:
                         "DELETE FROM tags WHERE resource_id = ? AND key = ?", [row["id"], key]
                     )
                 if add:
-                    db["tags"].upsert_all(
+                    db.table("tags").upsert_all(
                         [{"resource_id": row["id"], "key": k, "value": v} for k, v in add.items()],
                         pk=("resource_id", "key"),
                     )

@@ -13,10 +13,10 @@ import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["instance_types"].create(
+    db.table("instance_types").create(
         {"name": str, "vcpus": int, "memory_mib": int, "description": str}, pk="name"
     )
-    db["images"].create(
+    db.table("images").create(
         {
             "id": str, "name": str, "format": str, "size_bytes": int, "os": str, "source": str,
             "checksum": str, "state": str, "created_at": float, "path": str, "kernel": str,
@@ -24,8 +24,8 @@ def _v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["images"].create_index(["name"], unique=True)
-    db["instances"].create(
+    db.table("images").create_index(["name"], unique=True)
+    db.table("instances").create(
         {
             "id": str, "name": str, "type": str, "image_id": str, "state": str,
             "created_at": float, "started_at": float, "pid": int, "accel": str,
@@ -35,8 +35,8 @@ def _v1(db: sqlite_utils.Database) -> None:
         foreign_keys=[("type", "instance_types", "name"), ("image_id", "images", "id")],
         not_null={"name", "type", "image_id", "state"},
     )
-    db["instances"].create_index(["name"], unique=True)
-    db["disks"].create(
+    db.table("instances").create_index(["name"], unique=True)
+    db.table("disks").create(
         {
             "id": str, "name": str, "size_gib": int, "format": str, "role": str, "state": str,
             "path": str, "instance_id": str, "delete_with_instance": int, "encrypted": int,
@@ -45,23 +45,25 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("instance_id", "instances", "id"), ("backing_image_id", "images", "id")],
     )
-    db["disks"].create_index(["name"], unique=True)
-    db["forwards"].create(
+    db.table("disks").create_index(["name"], unique=True)
+    db.table("forwards").create(
         {"instance_id": str, "protocol": str, "host_addr": str, "host_port": int,
          "guest_port": int},
         pk=("instance_id", "protocol", "guest_port"),
         foreign_keys=[("instance_id", "instances", "id")],
     )
-    db["tags"].create({"resource_id": str, "key": str, "value": str}, pk=("resource_id", "key"))
-    db["events"].create(
+    db.table("tags").create(
+        {"resource_id": str, "key": str, "value": str}, pk=("resource_id", "key")
+    )
+    db.table("events").create(
         {
             "id": int, "time": float, "user": str, "action": str, "resource": str,
             "parameters": str, "result": str, "error": str, "duration_ms": float,
         },
         pk="id",
     )
-    db["events"].create_index(["resource"])
-    db["events"].create_index(["time"])
+    db.table("events").create_index(["resource"])
+    db.table("events").create_index(["time"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]

@@ -26,7 +26,7 @@ class Monitor:
         try:
             return await self.client.execute(command, arguments)
         except ExecuteError as exc:
-            raise QemuError(f"QMP {command} failed: {exc.error.desc}") from None
+            raise QemuError(f"QMP {command} failed: {exc.error_class}: {exc}") from None
 
     async def execute_ignoring_eof(self, command: str) -> None:
         """For commands after which QEMU may close the socket (quit)."""
