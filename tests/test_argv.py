@@ -36,7 +36,7 @@ def test_kernel_instance_argv_is_golden() -> None:
         "-blockdev",
         '{"driver":"qcow2","node-name":"d-sys","file":{"driver":"file",'
         '"filename":"/h/disks/d-sys.qcow2"}}',
-        "-device", "virtio-blk-pci,drive=d-sys,id=dev-d-sys,bootindex=0",
+        "-device", "virtio-blk-pci,drive=d-sys,id=dev-d-sys",
         "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40080-:80",
         "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:cc,romfile=",
         "-device", "virtio-balloon-pci,id=balloon0",

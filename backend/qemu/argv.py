@@ -96,7 +96,7 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
         }
         argv += ["-blockdev", json.dumps(node, separators=(",", ":"))]
         device = f"virtio-blk-pci,drive={drive.node},id=dev-{drive.node}"
-        if drive.boot:
+        if drive.boot and not spec.kernel:  # -kernel boots through its own option ROM
             device += ",bootindex=0"
         argv += ["-device", device]
     netdev = "user,id=n0"
