@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import hashlib
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from backend import states, validate
+from backend import reconcile, states, validate
 from backend.audit import Audit
 from backend.catalogue import Catalogue
 from backend.driver import Driver
@@ -21,40 +19,17 @@ from backend.images import Images
 from backend.locks import Locks
 from backend.models import Disk, DiskState, Forward, Image, Instance, InstanceState
 from backend.paths import Paths, private_dir
+from backend.ports import free_port, mac_for, port_is_free
 from backend.qemu import img, monitor
 from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
 from backend.qemu.process import Liveness
+from backend.readiness import ssh_banner
 from backend.store import Store
 
 S = InstanceState
 DEFAULT_FORWARDS = ((22, "127.0.0.1"), (80, "127.0.0.1"))
 READY_MARKER = b"LECS-GUEST-READY"
 KERNEL_SYSTEM_DISK_GIB = 1
-ACTIVE = (S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING)
-
-
-def free_port(addr: str = "127.0.0.1", avoid: set[int] | None = None) -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((addr, 0))
-            port = int(sock.getsockname()[1])
-        if not avoid or port not in avoid:
-            return port
-    raise LecsError("no free TCP port on this host")
-
-
-def port_is_free(addr: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((addr, port))
-        except OSError:
-            return False
-    return True
-
-
-def mac_for(instance_id: str) -> str:
-    raw = hashlib.sha256(instance_id.encode()).digest()
-    return "52:54:00:" + ":".join(f"{b:02x}" for b in raw[:3])
 
 
 class Instances:
@@ -141,54 +116,7 @@ class Instances:
 
     # ---- reconcile -----------------------------------------------------------------
     def reconcile(self, ids: builtins.list[str] | None = None) -> builtins.list[str]:
-        """Match the inventory to the process table; returns the ids that changed.
-
-        A QEMU that exited cleanly removed its pidfile: the instance is stopped. A pidfile
-        left behind by a process that is gone means QEMU was killed or crashed: error.
-        Instances busy with an operation (their lock is held) are left alone.
-        """
-        sql = "SELECT * FROM instances WHERE state IN (?,?,?,?,?)"
-        params: list[Any] = [S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING, S.ERROR]
-        changed: builtins.list[str] = []
-        for row in self.store.rows(sql, params):
-            if ids is not None and row["id"] not in ids:
-                continue
-            live, _pid = self.driver.liveness(row["id"], row["pid"])
-            if live is Liveness.ALIVE:
-                continue
-            if row["state"] == S.ERROR and live is Liveness.ABSENT:
-                continue
-            fd = self.locks.try_hold(row["id"])
-            if fd is None:
-                continue
-            try:
-                changed.append(row["id"])
-                self._reconcile_dead(row, live)
-            finally:
-                self.locks.release(fd)
-        return changed
-
-    def _reconcile_dead(self, row: dict[str, Any], live: Liveness) -> None:
-        instance_id, state = row["id"], S(row["state"])
-        if live is Liveness.CRASHED:
-            message = f"QEMU (pid {row['pid']}) died unexpectedly while {state.value}"
-            new = S.ERROR
-        elif state is S.ERROR:
-            message, new = "", S.ERROR
-        else:
-            message = f"QEMU (pid {row['pid']}) exited while {state.value}: guest powered off"
-            new = S.STOPPED
-        self.driver.cleanup(instance_id)
-        fields: dict[str, Any] = {"state": new.value, "pid": None, "started_at": None}
-        if message:
-            fields["last_error"] = message if new is S.ERROR else ""
-        self._set(instance_id, **fields)
-        if message:
-            self.audit.record(
-                "instance.reconcile", instance_id,
-                {"from": state.value, "to": new.value, "detail": message},
-                "success", "",
-            )
+        return reconcile.run(self.store, self.driver, self.audit, self.locks, ids)
 
     # ---- create --------------------------------------------------------------------
     async def create(
@@ -231,7 +159,7 @@ class Instances:
                         "id": instance_id, "name": name, "type": flavor.name,
                         "image_id": source.id, "state": S.PENDING.value, "created_at": now,
                         "started_at": None, "pid": None, "accel": self.driver.accel,
-                        "last_error": "", "want": "running" if start else "stopped",
+                        "last_error": "",
                     })
                     db.table("disks").insert(disk)
                     db.table("forwards").insert_all(forwards)
@@ -352,7 +280,7 @@ class Instances:
                     return loop.time() - started
             except OSError:
                 pass
-            if ssh and await _ssh_banner("127.0.0.1", ssh):
+            if ssh and await ssh_banner("127.0.0.1", ssh):
                 return loop.time() - started
             live, _ = self.driver.liveness(inst.id, inst.pid)
             if live is not Liveness.ALIVE:
@@ -480,17 +408,3 @@ def disk_from_row(r: dict[str, Any]) -> Disk:
         delete_with_instance=bool(r["delete_with_instance"]), encrypted=bool(r["encrypted"]),
         created_at=r["created_at"], backing_image_id=r["backing_image_id"],
     )
-
-
-async def _ssh_banner(host: str, port: int) -> bool:
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
-    except (TimeoutError, OSError):
-        return False
-    try:
-        data = await asyncio.wait_for(reader.read(4), 0.5)
-        return data == b"SSH-"
-    except (TimeoutError, OSError):
-        return False
-    finally:
-        writer.close()

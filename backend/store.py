@@ -29,7 +29,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         {
             "id": str, "name": str, "type": str, "image_id": str, "state": str,
             "created_at": float, "started_at": float, "pid": int, "accel": str,
-            "last_error": str, "want": str,
+            "last_error": str,
         },
         pk="id",
         foreign_keys=[("type", "instance_types", "name"), ("image_id", "images", "id")],
