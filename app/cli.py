@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -13,6 +15,9 @@ from app import render
 from backend import Cloud
 from backend.errors import LecsError, ValidationError
 from backend.validate import tags as parse_tags
+
+# Nouns that live in their own modules; each has `register(nouns, verb)` (see build_parser).
+EXTENSIONS = ("app.cli_storage", "app.cli_network", "app.cli_metrics")
 
 Handler = Callable[[Cloud, argparse.Namespace], Coroutine[Any, Any, Any]]
 
@@ -270,6 +275,10 @@ def build_parser() -> Parser:
     p = verb(ev, "list", event_list, "list events, newest first")
     p.add_argument("--resource")
     p.add_argument("--limit", type=int, default=50)
+
+    for module in EXTENSIONS:
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).register(nouns, verb)
 
     p = nouns.add_parser("doctor", help="check QEMU, qemu-img, KVM, dirs")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
