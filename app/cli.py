@@ -79,11 +79,20 @@ async def image_import(cloud: Cloud, args: argparse.Namespace) -> None:
             cmdline=args.cmdline or "console=ttyS0 panic=-1 quiet", os_name=args.os or "")
     else:
         if not args.path:
-            raise ValidationError("give a disk image PATH, or --kernel and --initrd")
-        image = await cloud.images.import_disk(args.path, args.name, args.os or "",
-                                               progress=_progress(args))
+            raise ValidationError("give a disk image PATH or URL, or --kernel and --initrd")
+        if args.path.startswith(("http://", "https://")):
+            image = await cloud.images.import_url(args.path, args.name, args.os or "",
+                                                  args.checksum, progress=_progress(args))
+        else:
+            image = await cloud.images.import_disk(args.path, args.name, args.os or "",
+                                                   progress=_progress(args))
     out(args, image, lambda: f"imported {image.name} ({image.id}, {image.format}, "
         f"{render.size(image.size_bytes)}, sha256 {image.checksum[:16]}…)")
+
+
+async def image_create_from_instance(cloud: Cloud, args: argparse.Namespace) -> None:
+    image = await cloud.images.create_from_instance(args.instance, args.name, _progress(args))
+    out(args, image, lambda: f"created image {image.name} ({image.id}) from {args.instance}")
 
 
 async def image_delete(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -113,6 +122,13 @@ def _instance_detail(inst: Any) -> str:
     ]
     if inst.last_error:
         lines.append(f"error:     {inst.last_error}")
+    lines.append(f"groups:    {', '.join(inst.security_groups) or '-'}")
+    if inst.key_pair or inst.hostname:
+        lines.append(f"key pair:  {inst.key_pair or '-'}   hostname: {inst.hostname or '-'}")
+    if inst.network:
+        lines.append(f"network:   {inst.network} {inst.ip}")
+    elif inst.egress_restricted:
+        lines.append("egress:    denied (restrict=on)")
     for f in inst.forwards:
         lines.append(f"forward:   {f.protocol} {f.host_addr}:{f.host_port} -> guest {f.guest_port}")
     for d in inst.disks:
@@ -131,9 +147,14 @@ async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
+    from backend.network.instance_net import check_user_data_file
+
+    user_data = check_user_data_file(args.user_data) if args.user_data else None
     inst = await cloud.instances.create(
         args.name, args.image, args.type, tags=parse_tags(args.tag), disk_gib=args.disk,
-        start=not args.no_start, wait=args.wait, wait_timeout=args.timeout)
+        start=not args.no_start, wait=args.wait, wait_timeout=args.timeout,
+        sgs=args.sg or None, keypair=args.keypair, user_data=user_data,
+        hostname=args.hostname, network=args.network)
     out(args, inst, lambda: f"created {inst.name} ({inst.id}): {inst.state.value}, ports "
         + " ".join(f"{f.host_addr}:{f.host_port}->{f.guest_port}" for f in inst.forwards))
 
@@ -175,7 +196,10 @@ async def instance_console(cloud: Cloud, args: argparse.Namespace) -> None:
 async def instance_ssh(cloud: Cloud, args: argparse.Namespace) -> None:
     from backend.console import ssh_argv
 
-    argv = ssh_argv(cloud.instances.get(args.instance), args.user)
+    inst = cloud.instances.get(args.instance)
+    key = args.identity or (cloud.keypairs.get(inst.key_pair).private_key_path
+                            if inst.key_pair else "")
+    argv = ssh_argv(inst, args.user, key or None)
     cloud.close()
     os.execv(argv[0], argv)
 
@@ -227,13 +251,19 @@ def build_parser() -> Parser:
         dest="verb", metavar="VERB", required=True, parser_class=Parser)
     verb(im, "list", image_list, "list images")
     verb(im, "show", image_show, "show an image").add_argument("image")
-    p = verb(im, "import", image_import, "import a disk image or a kernel+initrd")
-    p.add_argument("path", nargs="?")
+    p = verb(im, "import", image_import, "import a disk image (file or http(s) URL) or a"
+             " kernel+initrd")
+    p.add_argument("path", nargs="?", help="a file, or an http:// or https:// URL")
+    p.add_argument("--checksum", help="sha256:HEX to verify a download against")
     p.add_argument("--name", required=True)
     p.add_argument("--kernel")
     p.add_argument("--initrd")
     p.add_argument("--cmdline")
     p.add_argument("--os")
+    p = verb(im, "create-from-instance", image_create_from_instance,
+             "an image of a stopped instance's system disk")
+    p.add_argument("instance")
+    p.add_argument("--name", required=True)
     verb(im, "delete", image_delete, "delete an image").add_argument("image")
 
     ins = nouns.add_parser("instance", help="instances").add_subparsers(
@@ -247,6 +277,12 @@ def build_parser() -> Parser:
     p.add_argument("--disk", type=int, help="system disk size in GiB")
     p.add_argument("--tag", action="append", default=[], help="KEY=VALUE, repeatable")
     p.add_argument("--no-start", action="store_true", help="create stopped")
+    p.add_argument("--sg", action="append", default=[],
+                   help="security group, repeatable (default: default)")
+    p.add_argument("--keypair", help="key pair whose public key the guest authorizes")
+    p.add_argument("--user-data", metavar="FILE", help="a #! script or #cloud-config")
+    p.add_argument("--hostname", help="guest hostname (NoCloud meta-data)")
+    p.add_argument("--network", help="a bridge network (root); default user-mode networking")
     p.add_argument("--wait", action="store_true", help="wait until the guest is ready")
     p.add_argument("--timeout", type=float, default=120.0)
     p = verb(ins, "start", _power("start"), "start a stopped instance")
@@ -269,6 +305,8 @@ def build_parser() -> Parser:
     p = verb(ins, "ssh", instance_ssh, "ssh to the instance's forwarded port")
     p.add_argument("instance")
     p.add_argument("--user", default="root")
+    p.add_argument("--identity", "-i", default="", help="private key (default: the key"
+                   " pair's, when lecs knows it)")
 
     ev = nouns.add_parser("event", help="the audit trail").add_subparsers(
         dest="verb", metavar="VERB", required=True, parser_class=Parser)

@@ -9,13 +9,18 @@ import psutil
 
 from backend import accel
 from backend.audit import Audit
+from backend.backups import Backups
 from backend.catalogue import Catalogue
+from backend.disks import Disks
 from backend.driver import Driver
 from backend.images import Images
 from backend.instances import Instances
+from backend.keystore import KeyStore
+from backend.metrics.service import Metrics
 from backend.models import HostFacts
 from backend.paths import Paths
 from backend.qemu.local import LocalDriver
+from backend.snapshots import Snapshots
 from backend.store import Store
 
 
@@ -33,6 +38,20 @@ class Cloud:
         self.instances = Instances(
             self.store, self.paths, self.audit, self.driver, self.types, self.images
         )
+        # Network: security groups, key pairs, bridge networks (backend/network).
+        self.sgs = self.instances.net.groups
+        self.keypairs = self.instances.net.keypairs
+        self.networks = self.instances.net.networks
+        # Storage: disks (EVS), snapshots, backups (CSBS), per-disk keys (KMS analog).
+        self.keys = KeyStore(self.paths)
+        self.disks = Disks(self.store, self.paths, self.audit, self.driver,
+                           self.instances.locks, self.keys)
+        self.snapshots = Snapshots(self.store, self.audit, self.driver, self.disks)
+        self.backups = Backups(self.store, self.paths, self.audit, self.driver, self.disks,
+                               self.keys, self.instances.locks)
+        # Monitoring: history, sampler, alarms (API in backend/metrics/__init__.py).
+        self.metrics = Metrics(self.store, self.driver, self.paths, self.audit)
+        self.alarms = self.metrics.alarms
 
     @classmethod
     async def open(cls, home: str | None = None) -> Cloud:
@@ -52,4 +71,5 @@ class Cloud:
         )
 
     def close(self) -> None:
+        self.metrics.close()
         self.store.close()

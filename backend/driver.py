@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from backend.qemu.argv import LaunchSpec
+from backend.models import GuestCounters
+from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
+from backend.qemu.blockdev import BackupPair, Progress
 from backend.qemu.process import Liveness
 
 
@@ -37,3 +39,33 @@ class Driver(Protocol):
     def kill(self, instance_id: str, pid: int) -> None: ...
 
     def cleanup(self, instance_id: str, keep_logs: bool = True) -> None: ...
+
+    # Monitoring: cumulative counters of one running instance (vCPU time, RSS, disk I/O,
+    # guest memory, NIC bytes); the sampler turns deltas into rates. A libvirt driver would
+    # read the same from virDomainListGetStats.
+    async def sample(self, instance_id: str, pid: int) -> GuestCounters: ...
+
+    async def release_sampling(self, instance_id: str | None = None) -> None: ...
+
+    # Storage on a running instance (backend/disks, snapshots, backups). Node names are
+    # disk ids; a libvirt driver maps them to attachDevice/blockResize/snapshot/backup.
+    async def attach_disk(self, instance_id: str, drive: DriveSpec) -> None: ...
+
+    async def detach_disk(self, instance_id: str, drive: DriveSpec, timeout: float) -> None: ...
+
+    async def resize_disk(self, instance_id: str, node: str, size_bytes: int) -> None: ...
+
+    async def snapshot_disks(self, instance_id: str, items: list[tuple[str, str]]) -> None: ...
+
+    async def delete_disk_snapshot(self, instance_id: str, node: str, tag: str) -> None: ...
+
+    async def backup_disks(
+        self, instance_id: str, pairs: list[BackupPair], progress: Progress | None
+    ) -> None: ...
+
+    # Networking on a running instance (backend/network). User mode: host port forwards
+    # (QEMU hostfwd). Bridge mode: the host's bridge, taps, dnsmasq and nftables, through
+    # backend/network/bridge.py; a libvirt driver would map these to its network and nwfilter.
+    async def add_forward(self, instance_id: str, forward: ForwardSpec) -> None: ...
+
+    async def remove_forward(self, instance_id: str, forward: ForwardSpec) -> None: ...

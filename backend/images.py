@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backend import validate
+from backend import image_transfer, validate
 from backend.audit import Audit
-from backend.errors import ConflictError, NotFoundError, ValidationError
+from backend.errors import ConflictError, NotFoundError, StateError, ValidationError
 from backend.ids import new_id
+from backend.locks import Locks
 from backend.models import Image, ImageState
 from backend.paths import Paths, guest_dir, private_dir
 from backend.qemu import img
@@ -69,6 +70,7 @@ class Images:
         self.store = store
         self.paths = paths
         self.audit = audit
+        self.locks = Locks(paths.runtime / "locks")  # the instances' locks (same files)
 
     # ---- queries -------------------------------------------------------------------
     def list(self) -> list[Image]:
@@ -105,15 +107,14 @@ class Images:
             t.resource = image_id
             dest_dir = private_dir(self.paths.images / image_id)
             try:
+                # the checksum is the sha256 of the file imported, hashed alongside the copy
                 if fmt in {"qcow2", "raw"}:
                     dest = dest_dir / f"disk.{fmt}"
-                    checksum = await asyncio.to_thread(_copy_hashing, src, dest, progress, name)
+                    checksum = await image_transfer.copy_hashing(src, dest, progress, name)
                 else:
                     dest = dest_dir / "disk.qcow2"
-                    if progress:
-                        progress(0.0, name)
-                    await img.convert(src, dest, "qcow2")
-                    checksum = await asyncio.to_thread(_hash, dest)
+                    checksum = await image_transfer.convert_hashing(src, fmt, dest, progress,
+                                                                    name)
                     fmt = "qcow2"
                     if progress:
                         progress(1.0, name)
@@ -179,6 +180,19 @@ class Images:
             self._insert(image)
             return image
 
+    async def import_url(
+        self, url: str, name: str, os_name: str = "", checksum: str | None = None,
+        progress: Progress | None = None,
+    ) -> Image:
+        """Download an http(s) image (cancellable; see backend/image_transfer.py)."""
+        return await image_transfer.import_url(self, url, name, os_name, checksum, progress)
+
+    async def create_from_instance(
+        self, instance: str, name: str, progress: Progress | None = None
+    ) -> Image:
+        """An image of a stopped instance's system disk (see backend/image_transfer.py)."""
+        return await image_transfer.create_from_instance(self, instance, name, progress)
+
     def _insert(self, image: Image) -> None:
         row = {
             "id": image.id, "name": image.name, "format": image.format,
@@ -215,6 +229,9 @@ class Images:
         with self.audit.track("image.delete", ref) as t:
             image = self.get(ref)
             t.resource = image.id
+            if image.state is ImageState.CREATING:
+                raise StateError(f"cannot delete image {image.name!r}: it is creating"
+                                 " (delete needs available or error)")
             users = self.store.rows(
                 "SELECT name FROM instances WHERE image_id = ? UNION "
                 "SELECT name FROM disks WHERE backing_image_id = ?",

@@ -16,10 +16,13 @@ from backend.driver import Driver
 from backend.errors import ConflictError, LecsError, NotFoundError, QemuError, StateError
 from backend.ids import new_id
 from backend.images import Images
+from backend.keystore import key_path
 from backend.locks import Locks
 from backend.models import Disk, DiskState, Forward, Image, Instance, InstanceState
+from backend.network import usermode
+from backend.network.instance_net import InstanceNetworking
 from backend.paths import Paths, private_dir
-from backend.ports import free_port, mac_for, port_is_free
+from backend.ports import mac_for
 from backend.qemu import img, monitor
 from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
 from backend.qemu.process import Liveness
@@ -27,7 +30,6 @@ from backend.readiness import ssh_banner
 from backend.store import Store
 
 S = InstanceState
-DEFAULT_FORWARDS = ((22, "127.0.0.1"), (80, "127.0.0.1"))
 READY_MARKER = b"LECS-GUEST-READY"
 KERNEL_SYSTEM_DISK_GIB = 1
 
@@ -45,6 +47,8 @@ class Instances:
         self.images = images
         self.locks = Locks(paths.runtime / "locks")
         self.stop_timeout = 30.0
+        # Security groups, key pairs, user-data, bridge networks (backend/network).
+        self.net = InstanceNetworking(store, paths, audit, driver, self.locks)
 
     # ---- reading -------------------------------------------------------------------
     def _row(self, ref: str) -> dict[str, Any]:
@@ -65,6 +69,11 @@ class Instances:
             disks=extra["disks"].get(row["id"], []),
             forwards=extra["forwards"].get(row["id"], []),
             runtime_dir=str(self.driver.rundir(row["id"])),
+            security_groups=extra["net"].get(row["id"], {}).get("groups", []),
+            key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
+            network=extra["net"].get(row["id"], {}).get("network", ""),
+            ip=extra["net"].get(row["id"], {}).get("ip", ""),
+            egress_restricted=bool(row.get("egress_restricted")),
         )
 
     def _extras(self, ids: list[str] | None) -> dict[str, Any]:
@@ -94,7 +103,7 @@ class Instances:
         }
         images = {r["id"]: r["name"] for r in self.store.rows("SELECT id, name FROM images")}
         return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
-                "images": images}
+                "images": images, "net": self.net.view(ids)}
 
     def list(self, reconcile: bool = True) -> list[Instance]:
         if reconcile:
@@ -129,9 +138,16 @@ class Instances:
         start: bool = True,
         wait: bool = False,
         wait_timeout: float = 60.0,
+        sgs: builtins.list[str] | None = None,
+        keypair: str | None = None,
+        user_data: bytes | str | None = None,
+        hostname: str | None = None,
+        network: str | None = None,
     ) -> Instance:
         params = {"name": name, "image": image, "type": itype, "tags": tags or {},
-                  "disk_gib": disk_gib}
+                  "disk_gib": disk_gib, "sgs": sgs or ["default"], "keypair": keypair,
+                  "user_data_bytes": len(user_data) if user_data is not None else None,
+                  "hostname": hostname, "network": network}
         with self.audit.track("instance.create", name, params) as t:
             validate.name(name, "instance name")
             if self.store.row("SELECT id FROM instances WHERE name = ?", [name]):
@@ -144,14 +160,12 @@ class Instances:
                 disk_gib = validate.size_gib(disk_gib, "system disk size")
             instance_id = new_id("i")
             t.resource = instance_id
-            disk = await self._make_system_disk(instance_id, name, source, disk_gib)
-            used = self._used_ports()
-            forwards = []
-            for guest_port, addr in DEFAULT_FORWARDS:
-                port = free_port(addr, used)
-                used.add(port)
-                forwards.append({"instance_id": instance_id, "protocol": "tcp",
-                                 "host_addr": addr, "host_port": port, "guest_port": guest_port})
+            net = self.net.prepare(instance_id, name, sgs, keypair, user_data, hostname, network)
+            try:
+                disk = await self._make_system_disk(instance_id, name, source, disk_gib)
+            except BaseException:
+                net.discard()
+                raise
             now = time.time()
             try:
                 with self.store.transaction() as db:
@@ -159,10 +173,10 @@ class Instances:
                         "id": instance_id, "name": name, "type": flavor.name,
                         "image_id": source.id, "state": S.PENDING.value, "created_at": now,
                         "started_at": None, "pid": None, "accel": self.driver.accel,
-                        "last_error": "",
+                        "last_error": "", **net.instance_fields,
                     })
                     db.table("disks").insert(disk)
-                    db.table("forwards").insert_all(forwards)
+                    net.insert(db)
                     if tags:
                         db.table("tags").insert_all(
                             [{"resource_id": instance_id, "key": k, "value": v}
@@ -170,6 +184,7 @@ class Instances:
                         )
             except BaseException:
                 Path(disk["path"]).unlink(missing_ok=True)
+                net.discard()
                 raise
             if start:
                 async with self.locks.hold(instance_id):
@@ -187,7 +202,7 @@ class Instances:
         private_dir(self.paths.disks)
         cache = private_dir(self.paths.home / "cache")
         path = self.paths.disks / f"{disk_id}.qcow2"
-        if source.is_kernel:
+        if source.is_kernel and not source.path:  # kernel+initrd only: a blank disk
             size_gib = disk_gib or KERNEL_SYSTEM_DISK_GIB
             await img.create_blank_fast(path, size_gib << 30, cache / f"blank-{size_gib}g.qcow2")
             backing = None
@@ -198,8 +213,9 @@ class Instances:
                     f"system disk of {disk_gib} GiB is smaller than image {source.name!r}"
                     f" ({image_gib} GiB)"
                 )
+            backing_format = "qcow2" if source.is_kernel else source.format  # kernel + disk
             await img.create_overlay(
-                path, Path(source.path), source.format, cache / f"overlay-{source.id}.qcow2"
+                path, Path(source.path), backing_format, cache / f"overlay-{source.id}.qcow2"
             )
             if disk_gib is not None and disk_gib << 30 > source.size_bytes:
                 await img.resize(path, disk_gib << 30)
@@ -221,7 +237,8 @@ class Instances:
         image = self.images.get(row["image_id"])
         extra = self._extras([instance_id])
         drives = tuple(
-            DriveSpec(node=d.id, path=d.path, format=d.format, boot=d.role == "system")
+            DriveSpec(node=d.id, path=d.path, format=d.format, boot=d.role == "system",
+                      secret=str(key_path(self.paths, d.id)) if d.encrypted else "")
             for d in extra["disks"].get(instance_id, [])
         )
         forwards = tuple(
@@ -235,6 +252,7 @@ class Instances:
             kernel=image.kernel if image.is_kernel else "",
             initrd=image.initrd if image.is_kernel else "",
             cmdline=image.cmdline if image.is_kernel else "", mac=mac_for(instance_id),
+            **self.net.launch_fields(row),
         )
 
     def _refresh_ports(self, instance_id: str) -> None:
@@ -243,8 +261,8 @@ class Instances:
         rows = self.store.rows("SELECT * FROM forwards WHERE instance_id = ?", [instance_id])
         with self.store.transaction() as db:
             for r in rows:
-                if not port_is_free(r["host_addr"], r["host_port"]):
-                    port = free_port(r["host_addr"], used)
+                if not usermode.port_is_free(r["protocol"], r["host_addr"], r["host_port"]):
+                    port = usermode.free_port(r["protocol"], r["host_addr"], used)
                     used.add(port)
                     db.table("forwards").update(
                         (instance_id, r["protocol"], r["guest_port"]), {"host_port": port}
@@ -255,6 +273,7 @@ class Instances:
         try:
             self._refresh_ports(instance_id)
             spec = self.launch_spec(instance_id)
+            self._set(instance_id, egress_restricted=int(spec.restrict))
             pid = await self.driver.launch(spec)
             self._set(instance_id, pid=pid)
             await monitor.wait_for_socket(spec.qmp_socket, timeout=10.0)
@@ -367,9 +386,11 @@ class Instances:
         self.driver.cleanup(instance_id, keep_logs=False)
         disks = self.store.rows("SELECT * FROM disks WHERE instance_id = ?", [instance_id])
         doomed = [d for d in disks if d["delete_with_instance"] or d["role"] == "system"]
+        nic = self.store.row("SELECT network_id FROM nics WHERE instance_id = ?", [instance_id])
         with self.store.transaction() as db:
             db.execute("DELETE FROM forwards WHERE instance_id = ?", [instance_id])
             db.execute("DELETE FROM tags WHERE resource_id = ?", [instance_id])
+            self.net.forget(db, instance_id)
             for d in disks:
                 if d in doomed:
                     db.execute("DELETE FROM tags WHERE resource_id = ?", [d["id"]])
@@ -379,7 +400,9 @@ class Instances:
             db.table("instances").delete(instance_id)
         for d in doomed:
             Path(d["path"]).unlink(missing_ok=True)
+            key_path(self.paths, d["id"]).unlink(missing_ok=True)
         shutil.rmtree(self.driver.rundir(instance_id), ignore_errors=True)
+        self.net.forgotten(instance_id, nic["network_id"] if nic else "")
         self.locks.forget(instance_id)
 
     # ---- tags ----------------------------------------------------------------------
@@ -407,4 +430,5 @@ def disk_from_row(r: dict[str, Any]) -> Disk:
         state=DiskState(r["state"]), path=r["path"], instance_id=r["instance_id"],
         delete_with_instance=bool(r["delete_with_instance"]), encrypted=bool(r["encrypted"]),
         created_at=r["created_at"], backing_image_id=r["backing_image_id"],
+        position=r["position"] or 0, snapshot_head=r.get("snapshot_head"),
     )

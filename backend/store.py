@@ -11,6 +11,8 @@ from typing import Any
 
 import sqlite_utils
 
+from backend import schema_metrics, schema_network, schema_storage
+
 
 def _v1(db: sqlite_utils.Database) -> None:
     db.table("instance_types").create(
@@ -67,6 +69,9 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS.append(schema_metrics.migrate)  # monitoring: metric history, alarms
+MIGRATIONS.append(schema_network.migrate)  # security groups, key pairs, networks
+MIGRATIONS.append(schema_storage.migrate)  # snapshots, backups
 
 
 class Store:

@@ -33,7 +33,7 @@ KERNEL, INITRD, MANIFEST = "vmlinux", "initrd.gz", "manifest.json"
 MODULES = (
     "virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci",
     "virtio_mmio", "failover", "net_failover", "virtio_net", "virtio_blk", "virtio_balloon",
-    "virtio_console", "button", "evdev",
+    "virtio_console", "button", "evdev", "isofs",
 )
 ASSETS = Path(__file__).resolve().parent / "guest"
 XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -227,10 +227,20 @@ def make_initrd(busybox: bytes, modules: list[tuple[str, bytes]]) -> bytes:
     return gzip.compress(archive.finish(), compresslevel=6, mtime=0)
 
 
+def assets_hash() -> str:
+    """Hash of what goes into the initrd besides packages: a change here forces a rebuild."""
+    digest = hashlib.sha256(" ".join(MODULES).encode())
+    for path in sorted(ASSETS.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def manifest_ok(out: Path) -> bool:
     try:
         manifest = json.loads((out / MANIFEST).read_text())
         names = [manifest["kernel"], manifest["initrd"]]
+        if manifest.get("assets") != assets_hash():
+            return False
         return all((out / n).is_file() and n in manifest["sha256"] for n in names)
     except (OSError, ValueError, KeyError, TypeError):
         return False
@@ -301,6 +311,7 @@ def build(out: Path, force: bool = False, log: Callable[[str], None] = print) ->
             "sha256": {KERNEL: hashlib.sha256(vmlinux).hexdigest(),
                        INITRD: hashlib.sha256(initrd).hexdigest()},
             "marker": MARKER,
+            "assets": assets_hash(),
         }
         _write(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     log(f"tiny guest built at {out} (Linux {moddirs[-1].name}, {len(modules)} modules)")

@@ -18,13 +18,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def tiny_guest() -> Path:
-    """Build the tiny guest once (cached across runs) and return its directory."""
+    """Build the tiny guest (cached; rebuilt when sample_data/guest changed); return its dir."""
     directory = guest_dir()
-    if not (directory / "manifest.json").exists():
-        subprocess.run(
-            [sys.executable, str(REPO / "sample_data" / "build_guest.py")], check=True,
-            stdin=subprocess.DEVNULL,
-        )
+    subprocess.run(
+        [sys.executable, str(REPO / "sample_data" / "build_guest.py")], check=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    )
     assert (directory / "manifest.json").exists()
     return directory
 

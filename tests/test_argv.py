@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec, build_argv
 
@@ -78,3 +79,44 @@ def test_argv_never_contains_a_shell() -> None:
     argv = build_argv(spec)
     assert argv[0] == "qemu-system-x86_64"
     assert "sh" not in argv and "-c" not in argv
+
+
+def test_encrypted_drive_gets_a_secret_object_from_a_file() -> None:
+    spec = LaunchSpec(
+        instance_id="i-e", name="vault", vcpus=1, memory_mib=256, accel="tcg", rundir=RUN,
+        drives=(DriveSpec("d-enc", "/h/disks/d-enc.qcow2", secret="/h/keys/d-enc,x.key"),),
+        mac="52:54:00:00:00:02",
+    )
+    argv = build_argv(spec, daemonize=False)
+    at = argv.index("-object")
+    assert argv[at:at + 6] == [
+        "-object", "secret,id=sec-d-enc,file=/h/keys/d-enc,,x.key",
+        "-blockdev",
+        '{"driver":"qcow2","node-name":"d-enc","encrypt":{"format":"luks","key-secret":'
+        '"sec-d-enc"},"file":{"driver":"file","filename":"/h/disks/d-enc.qcow2"}}',
+        "-device", "virtio-blk-pci,drive=d-enc,id=dev-d-enc",
+    ]
+
+
+def test_network_and_seed_argv_is_golden() -> None:
+    """restrict=on for denied egress, the NoCloud seed read-only, a tap in a namespace."""
+    base: dict[str, Any] = dict(instance_id="i-n", name="n1", vcpus=1, memory_mib=128,
+                                accel="tcg", rundir=RUN, mac="52:54:00:00:00:02")
+    user = build_argv(LaunchSpec(**base, restrict=True, seed="/h/seeds/i-n.iso",
+                                 forwards=(ForwardSpec("udp", "0.0.0.0", 5353, 53),)),
+                      daemonize=False)
+    tail = user[user.index("-blockdev"):]
+    assert tail == [
+        "-blockdev", '{"driver":"raw","node-name":"cidata","read-only":true,"file":'
+        '{"driver":"file","filename":"/h/seeds/i-n.iso","read-only":true}}',
+        "-device", "virtio-blk-pci,drive=cidata,id=dev-cidata",
+        "-netdev", "user,id=n0,restrict=on,hostfwd=udp:0.0.0.0:5353-:53",
+        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02,romfile=",
+        "-device", "virtio-balloon-pci,id=balloon0",
+    ]
+    bridged = build_argv(LaunchSpec(**base, tap="ltp-abc", netns="lab", bridge="lbr-x",
+                                    forwards=(ForwardSpec("tcp", "127.0.0.1", 1, 2),)),
+                         daemonize=False)
+    assert bridged[:5] == ["ip", "netns", "exec", "lab", "qemu-system-x86_64"]
+    netdev = bridged[bridged.index("-netdev") + 1]
+    assert netdev == "tap,id=n0,ifname=ltp-abc,script=no,downscript=no"

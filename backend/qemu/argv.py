@@ -13,6 +13,29 @@ class DriveSpec:
     path: str
     format: str = "qcow2"
     boot: bool = False
+    secret: str = ""  # a 0600 file holding the qcow2 LUKS passphrase; "" = not encrypted
+
+    @property
+    def secret_id(self) -> str:
+        return f"sec-{self.node}"
+
+    @property
+    def device_id(self) -> str:
+        return f"dev-{self.node}"
+
+
+def qemu_opt(value: str) -> str:
+    """Escape a value for QEMU's `key=value,…` option syntax (a comma is doubled)."""
+    return value.replace(",", ",,")
+
+
+def blockdev_options(drive: DriveSpec) -> dict[str, object]:
+    """The `-blockdev` / QMP `blockdev-add` arguments of a drive (encrypted: qcow2 LUKS)."""
+    node: dict[str, object] = {"driver": drive.format, "node-name": drive.node}
+    if drive.secret:
+        node["encrypt"] = {"format": "luks", "key-secret": drive.secret_id}
+    node["file"] = {"driver": "file", "filename": drive.path}
+    return node
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +60,11 @@ class LaunchSpec:
     initrd: str = ""
     cmdline: str = ""
     mac: str = "52:54:00:12:34:56"
+    restrict: bool = False  # user-mode NIC: egress denied by the security groups
+    seed: str = ""  # NoCloud seed ISO (label cidata), attached read-only
+    tap: str = ""  # bridge mode: the NIC is this tap device instead of user-mode networking
+    netns: str = ""  # bridge mode: run QEMU in this network namespace (where the tap lives)
+    bridge: str = ""  # bridge mode: the driver plugs the tap into this bridge after launch
     machine: str = "pc"
     binary: str = "qemu-system-x86_64"
     extra: tuple[str, ...] = field(default=())
@@ -63,7 +91,8 @@ class LaunchSpec:
 
 
 def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
-    argv = [
+    argv = ["ip", "netns", "exec", spec.netns] if spec.netns else []
+    argv += [
         spec.binary,
         "-name", f"{spec.name},process=lecs-{spec.instance_id}",
         "-machine", f"{spec.machine},accel={spec.accel}",
@@ -89,19 +118,26 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
         if spec.cmdline:
             argv += ["-append", spec.cmdline]
     for drive in spec.drives:
-        node = {
-            "driver": drive.format,
-            "node-name": drive.node,
-            "file": {"driver": "file", "filename": drive.path},
-        }
+        if drive.secret:  # the key stays in its 0600 file: only the path is on the command line
+            argv += ["-object", f"secret,id={drive.secret_id},file={qemu_opt(drive.secret)}"]
+        node = blockdev_options(drive)
         argv += ["-blockdev", json.dumps(node, separators=(",", ":"))]
-        device = f"virtio-blk-pci,drive={drive.node},id=dev-{drive.node}"
+        device = f"virtio-blk-pci,drive={drive.node},id={drive.device_id}"
         if drive.boot and not spec.kernel:  # -kernel boots through its own option ROM
             device += ",bootindex=0"
         argv += ["-device", device]
-    netdev = "user,id=n0"
-    for fwd in spec.forwards:
-        netdev += f",hostfwd={fwd.protocol}:{fwd.host_addr}:{fwd.host_port}-:{fwd.guest_port}"
+    if spec.seed:
+        seed = {"driver": "raw", "node-name": "cidata", "read-only": True,
+                "file": {"driver": "file", "filename": spec.seed, "read-only": True}}
+        argv += ["-blockdev", json.dumps(seed, separators=(",", ":")),
+                 "-device", "virtio-blk-pci,drive=cidata,id=dev-cidata"]
+    if spec.tap:
+        netdev = f"tap,id=n0,ifname={spec.tap},script=no,downscript=no"
+    else:
+        netdev = "user,id=n0" + (",restrict=on" if spec.restrict else "")
+        for fwd in spec.forwards:
+            netdev += (f",hostfwd={fwd.protocol}:{fwd.host_addr}:{fwd.host_port}"
+                       f"-:{fwd.guest_port}")
     argv += [
         "-netdev", netdev,
         "-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=",

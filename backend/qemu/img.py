@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ async def create_overlay(path: Path, backing: Path, backing_format: str, templat
     of that template: create stays O(1) and costs no subprocess.
     """
     if not template.exists():
-        tmp = template.with_name(f"{template.name}.{os.getpid()}.tmp")
+        tmp = template.with_name(f"{template.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         await run([
             "create", "-q", "-f", "qcow2", "-b", str(backing), "-F", backing_format, str(tmp),
         ])
@@ -66,7 +67,7 @@ async def create_overlay(path: Path, backing: Path, backing_format: str, templat
 async def create_blank_fast(path: Path, size_bytes: int, template: Path) -> None:
     """A blank qcow2 of `size_bytes`, copied from a template made once per size."""
     if not template.exists():
-        tmp = template.with_name(f"{template.name}.{os.getpid()}.tmp")
+        tmp = template.with_name(f"{template.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         await create_blank(tmp, size_bytes)
         os.replace(tmp, template)
     shutil.copyfile(template, path)

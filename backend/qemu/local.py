@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend import accel as accel_mod
+from backend.errors import QemuError
+from backend.metrics.qemu_local import LocalCollector
+from backend.models import GuestCounters
+from backend.network import bridge
 from backend.paths import Paths, private_dir
-from backend.qemu import monitor, process
-from backend.qemu.argv import LaunchSpec, build_argv
+from backend.qemu import blockdev, monitor, process
+from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec, build_argv
 from backend.qemu.process import Liveness
 
 
@@ -17,6 +21,7 @@ class LocalDriver:
         found = accel_mod.host_accel()
         self.accel = found.name
         self.accel_reason = found.reason
+        self.collector = LocalCollector(self.rundir)
 
     def rundir(self, instance_id: str) -> Path:
         return self.paths.instance_runtime(instance_id)
@@ -28,6 +33,12 @@ class LocalDriver:
         for stale in ("serial.log", "qemu.err"):
             (spec.rundir / stale).unlink(missing_ok=True)
         pid = await process.spawn(build_argv(spec), spec.rundir)
+        if spec.tap:  # bridge mode: QEMU made the tap; it goes when QEMU goes
+            try:
+                bridge.plug(spec.netns, spec.tap, spec.bridge)
+            except BaseException:
+                process.kill(pid, spec.rundir)
+                raise
         for name in ("qmp.sock", "events.sock", "serial.sock"):
             sock = spec.rundir / name
             if sock.exists():
@@ -66,5 +77,53 @@ class LocalDriver:
     def kill(self, instance_id: str, pid: int) -> None:
         process.kill(pid, self.rundir(instance_id))
 
+    async def sample(self, instance_id: str, pid: int) -> GuestCounters:
+        """Counters for the sampler: QMP on events.sock (long-lived) plus psutil."""
+        return await self.collector.sample(instance_id, pid)
+
+    async def release_sampling(self, instance_id: str | None = None) -> None:
+        await self.collector.forget(instance_id)
+
     def cleanup(self, instance_id: str, keep_logs: bool = True) -> None:
         process.clean_runtime(self.rundir(instance_id), keep_logs=keep_logs)
+
+    # ---- storage on a running instance (backend/qemu/blockdev.py) ----------------------
+    def _qmp(self, instance_id: str) -> Path:
+        return self.rundir(instance_id) / "qmp.sock"
+
+    async def attach_disk(self, instance_id: str, drive: DriveSpec) -> None:
+        await blockdev.attach(self._qmp(instance_id), drive)
+
+    async def detach_disk(self, instance_id: str, drive: DriveSpec, timeout: float) -> None:
+        await blockdev.detach(self._qmp(instance_id), drive, timeout)
+
+    async def resize_disk(self, instance_id: str, node: str, size_bytes: int) -> None:
+        await blockdev.resize(self._qmp(instance_id), node, size_bytes)
+
+    async def snapshot_disks(self, instance_id: str, items: list[tuple[str, str]]) -> None:
+        await blockdev.snapshot_internal(self._qmp(instance_id), items)
+
+    async def delete_disk_snapshot(self, instance_id: str, node: str, tag: str) -> None:
+        await blockdev.delete_internal(self._qmp(instance_id), node, tag)
+
+    async def backup_disks(
+        self, instance_id: str, pairs: list[blockdev.BackupPair],
+        progress: blockdev.Progress | None,
+    ) -> None:
+        await blockdev.backup(self._qmp(instance_id), pairs, progress)
+
+    # ---- user-mode networking on a running instance (backend/network/usermode.py) --------
+    async def _hmp(self, instance_id: str, command: str, ok: str = "") -> None:
+        async with monitor.session(self._qmp(instance_id)) as mon:
+            reply = await mon.execute("human-monitor-command", {"command-line": command})
+        text = str(reply or "").strip()
+        if text and not (ok and text.endswith(ok)):  # silent (or `ok`) unless it failed
+            raise QemuError(f"{command.split()[0]} failed: {text.splitlines()[-1]}")
+
+    async def add_forward(self, instance_id: str, forward: ForwardSpec) -> None:
+        await self._hmp(instance_id, f"hostfwd_add n0 {forward.protocol}:{forward.host_addr}:"
+                                     f"{forward.host_port}-:{forward.guest_port}")
+
+    async def remove_forward(self, instance_id: str, forward: ForwardSpec) -> None:
+        await self._hmp(instance_id, f"hostfwd_remove n0 {forward.protocol}:"
+                                     f"{forward.host_addr}:{forward.host_port}", ok="removed")

@@ -41,15 +41,24 @@ class Monitor:
 
 @asynccontextmanager
 async def session(path: Path, timeout: float = 5.0, name: str = "lecs") -> AsyncIterator[Monitor]:
-    client = QMPClient(name)
-    try:
-        await asyncio.wait_for(client.connect(str(path)), timeout)
-    except (TimeoutError, OSError, ConnectionError) as exc:
-        await _quiet_disconnect(client)
-        raise QemuError(f"QMP socket {path} does not answer: {exc or type(exc).__name__}") from None
-    except Exception as exc:  # ConnectError and friends from qemu.qmp
-        await _quiet_disconnect(client)
-        raise QemuError(f"QMP socket {path} does not answer: {exc}") from None
+    """A QMP session. QEMU serves one client per monitor socket, so a connect that races
+    another short session (the dashboard's poll, a CLI in another terminal) can fail its
+    negotiation; such failures are retried until `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        client = QMPClient(name)
+        try:
+            await asyncio.wait_for(client.connect(str(path)), max(0.1, deadline - loop.time()))
+            break
+        except Exception as exc:  # OSError, TimeoutError, qemu.qmp's ConnectError
+            await _quiet_disconnect(client)
+            cause = getattr(exc, "exc", exc)  # qemu.qmp's ConnectError wraps the OSError
+            gone = isinstance(cause, FileNotFoundError | ConnectionRefusedError)
+            if gone or loop.time() + 0.05 >= deadline:
+                detail = str(exc) or type(exc).__name__
+                raise QemuError(f"QMP socket {path} does not answer: {detail}") from None
+            await asyncio.sleep(0.05)
     try:
         yield Monitor(client)
     finally:

@@ -20,6 +20,28 @@ name=lecs-guest
 for arg in $(cat /proc/cmdline); do
     case "$arg" in lecs.hostname=?*) name="${arg#lecs.hostname=}" ;; esac
 done
+
+# NoCloud seed (volume label cidata): hostname, SSH keys, user-data.
+seed=""
+for dev in /dev/vd?; do  # the ISO 9660 volume label sits at byte 32808
+    label=$(dd if="$dev" bs=1 skip=32808 count=6 2>/dev/null)
+    case "$label" in cidata|CIDATA) seed="$dev"; break ;; esac
+done
+userdata=""
+if [ -n "$seed" ] && mkdir -p /mnt/cidata && mount -t iso9660 -o ro "$seed" /mnt/cidata; then
+    md=/mnt/cidata/meta-data
+    found=$(sed -n 's/^local-hostname:[[:space:]]*//p' "$md" 2>/dev/null | head -n 1)
+    [ -n "$found" ] && name="$found"
+    mkdir -p /root/.ssh && chmod 700 /root/.ssh
+    sed -n 's/^[[:space:]]*-[[:space:]]*\(.* .*\)$/\1/p' "$md" > /root/.ssh/authorized_keys
+    chmod 600 /root/.ssh/authorized_keys
+    say "cidata on $seed: hostname $name, $(grep -c . /root/.ssh/authorized_keys) ssh key(s)"
+    if [ "$(head -c 2 /mnt/cidata/user-data 2>/dev/null)" = "#!" ]; then
+        cp /mnt/cidata/user-data /tmp/user-data && chmod 700 /tmp/user-data && userdata=1
+    elif [ -s /mnt/cidata/user-data ]; then
+        say "user-data is not a #! script; the tiny guest only runs scripts"
+    fi
+fi
 hostname "$name"
 echo "127.0.0.1 localhost $name" > /etc/hosts
 
@@ -36,6 +58,12 @@ say services
 printf 'lecs tiny guest\nhostname: %s\n' "$name" > /www/index.html
 httpd -p 80 -h /www
 acpid
+
+if [ -n "$userdata" ]; then
+    say "user-data: running"
+    timeout 60 /tmp/user-data </dev/null
+    say "user-data: exit status $?"
+fi
 
 echo LECS-GUEST-READY
 while true; do

@@ -1,0 +1,1 @@
+"""Security groups, key pairs, NoCloud seeds and bridge networks."""

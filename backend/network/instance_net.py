@@ -1,0 +1,161 @@
+"""An instance's networking and first-boot data, as Instances uses it.
+
+At create: groups (default `default`), forwards compiled from their rules, the key pair,
+user-data and hostname in a NoCloud seed ISO, a NIC on a bridge network. At launch: what
+the QEMU command line needs. At delete: the rows and files to forget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backend.audit import Audit
+from backend.driver import Driver
+from backend.errors import ValidationError
+from backend.locks import Locks
+from backend.network import cloudinit
+from backend.network.enforce import Enforcer, check_rules_for_mode
+from backend.network.groups import DEFAULT, SecurityGroups
+from backend.network.keypairs import KeyPairs
+from backend.network.networks import Networks
+from backend.network.usermode import NotEnforceable
+from backend.paths import Paths, private_dir
+from backend.store import Store
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Rows to insert with a new instance (inside its create transaction)."""
+
+    instance_fields: dict[str, Any] = field(default_factory=dict)
+    forwards: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    nic: dict[str, Any] | None = None
+    seed: Path | None = None
+
+    def insert(self, db: Any) -> None:
+        if self.forwards:
+            db.table("forwards").insert_all(self.forwards)
+        db.table("instance_sgs").insert_all(self.groups)
+        if self.nic:
+            db.table("nics").insert(self.nic)
+
+    def discard(self) -> None:
+        if self.seed:
+            self.seed.unlink(missing_ok=True)
+
+
+class InstanceNetworking:
+    def __init__(self, store: Store, paths: Paths, audit: Audit, driver: Driver,
+                 locks: Locks) -> None:
+        self.store = store
+        self.paths = paths
+        self.driver = driver
+        self.enforcer = Enforcer(store, driver, locks)
+        self.groups = SecurityGroups(store, audit, self.enforcer)
+        self.keypairs = KeyPairs(store, paths, audit)
+        self.networks = Networks(store, paths, audit, self.enforcer)
+
+    def seed_path(self, instance_id: str) -> Path:
+        return self.paths.home / "seeds" / f"{instance_id}.iso"
+
+    def prepare(
+        self, instance_id: str, name: str, sgs: list[str] | None, keypair: str | None,
+        user_data: bytes | str | None, hostname: str | None, network: str | None,
+    ) -> Prepared:
+        """Validate and plan; nothing is stored yet (the seed ISO is written, see discard)."""
+        group_ids = self.groups.resolve(list(sgs) if sgs else [DEFAULT])
+        rules = self.enforcer.rules_of(group_ids)
+        prepared = Prepared()
+        net = self.networks.get(network) if network else None
+        try:
+            check_rules_for_mode(rules, bridge=net is not None)
+        except NotEnforceable as exc:
+            raise NotEnforceable(f"instance {name!r}: {exc}") from None
+        if net is None:
+            from backend.network import usermode
+
+            plan = usermode.compile_rules(rules)
+            prepared.forwards = usermode.assign(plan, instance_id, [],
+                                                self.enforcer.used_ports())
+            prepared.instance_fields["egress_restricted"] = int(plan.restrict)
+        else:
+            prepared.nic = self.networks.new_nic(net, instance_id)
+        prepared.groups = [{"instance_id": instance_id, "group_id": g, "position": n}
+                           for n, g in enumerate(group_ids)]
+        key = self.keypairs.get(keypair) if keypair else None
+        text = cloudinit.user_data(user_data) if user_data is not None else ""
+        host = cloudinit.hostname(hostname) if hostname else ""
+        prepared.instance_fields.update(key_pair=key.name if key else "", hostname=host,
+                                        user_data=text)
+        if key or text or host:
+            prepared.seed = self.write_seed(instance_id, name, prepared.instance_fields)
+        return prepared
+
+    def write_seed(self, instance_id: str, name: str, fields: dict[str, Any]) -> Path:
+        keys = []
+        if fields.get("key_pair"):
+            keys.append(self.keypairs.get(fields["key_pair"]).public_key)
+        host = fields.get("hostname") or cloudinit.hostname_for(name)
+        meta = cloudinit.meta_data(instance_id, host, keys)
+        private_dir(self.paths.home / "seeds")
+        return cloudinit.write_seed(self.seed_path(instance_id), meta,
+                                    fields.get("user_data") or "")
+
+    def launch_fields(self, row: dict[str, Any]) -> dict[str, Any]:
+        """LaunchSpec keyword arguments for the instance in `row` (an instances row)."""
+        fields: dict[str, Any] = {}
+        if row.get("key_pair") or row.get("user_data") or row.get("hostname"):
+            seed = self.seed_path(row["id"])
+            if not seed.exists():
+                self.write_seed(row["id"], row["name"], row)
+            fields["seed"] = str(seed)
+        nic = self.store.row("SELECT * FROM nics WHERE instance_id = ?", [row["id"]])
+        if nic:
+            fields.update(self.networks.launch_fields(nic))
+        else:
+            rules = self.enforcer.rules_of(self.enforcer.group_ids(row["id"]))
+            from backend.network import usermode
+
+            fields["restrict"] = usermode.compile_rules(rules).restrict
+        return fields
+
+    def view(self, instance_ids: list[str] | None) -> dict[str, dict[str, Any]]:
+        """Per instance: its group names, network name and address (for Instance records)."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.store.rows(
+            "SELECT s.instance_id, g.name FROM instance_sgs s JOIN security_groups g"
+            " ON g.id = s.group_id ORDER BY s.instance_id, s.position"
+        ):
+            if instance_ids is None or r["instance_id"] in instance_ids:
+                out.setdefault(r["instance_id"], {"groups": []})["groups"].append(r["name"])
+        for r in self.store.rows(
+            "SELECT n.instance_id, n.ip, w.name FROM nics n JOIN networks w"
+            " ON w.id = n.network_id"
+        ):
+            entry = out.setdefault(r["instance_id"], {"groups": []})
+            entry["network"], entry["ip"] = r["name"], r["ip"]
+        return out
+
+    def forget(self, db: Any, instance_id: str) -> None:
+        """Inside the delete transaction: the instance's groups and NIC rows."""
+        db.execute("DELETE FROM instance_sgs WHERE instance_id = ?", [instance_id])
+        db.execute("DELETE FROM nics WHERE instance_id = ?", [instance_id])
+
+    def forgotten(self, instance_id: str, network_id: str = "") -> None:
+        """After the delete committed: the seed ISO, and the network's firewall."""
+        self.seed_path(instance_id).unlink(missing_ok=True)
+        if network_id:
+            self.networks.refresh(network_id)
+
+
+def check_user_data_file(path: str) -> bytes:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValidationError(f"user-data file {path!r} does not exist")
+    if file.stat().st_size > cloudinit.MAX_USER_DATA:
+        raise ValidationError(f"user-data file {path!r} is larger than"
+                              f" {cloudinit.MAX_USER_DATA} bytes")
+    return file.read_bytes()

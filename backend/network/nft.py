@@ -1,0 +1,144 @@
+"""Security groups compiled to nftables tables per network, as `nft -j` JSON.
+
+Stateful: established/related traffic is accepted before any rule. Per NIC (tap) an
+ingress chain (traffic to the instance) and an egress chain (traffic from it): the rules of
+all its groups in evaluation order (priority, deny first at equal priority), then drop.
+An egress allow `return`s so the peer's ingress chain still decides. Per group a set of the
+member addresses on this network, for rules that name a group as peer. ARP and DHCP to the
+network's own dnsmasq always pass. The whole table is replaced in one transaction.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from backend.models import Action, Direction, Protocol, Rule
+from backend.network.rules import ordered
+
+FAMILY = "bridge"
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    tap: str
+    ip: str
+    mac: str
+    rules: tuple[Rule, ...]
+
+
+def table_name(bridge: str) -> str:
+    return "lecs_" + bridge.replace("-", "_")
+
+
+def _match(left: Json, right: Any, op: str = "==") -> Json:
+    return {"match": {"op": op, "left": left, "right": right}}
+
+
+def _meta(key: str) -> Json:
+    return {"meta": {"key": key}}
+
+
+def _peer(rule: Rule, field: str) -> list[Json]:
+    left = {"payload": {"protocol": "ip", "field": field}}
+    if rule.remote_group:
+        return [_match(left, "@" + set_name(rule.remote_group))]
+    net = ipaddress.ip_network(rule.cidr)
+    if net.prefixlen == 0:
+        return [_match(_meta("protocol"), "ip")]
+    return [_match(left, {"prefix": {"addr": str(net.network_address), "len": net.prefixlen}})]
+
+
+def _service(rule: Rule) -> list[Json]:
+    if rule.protocol is Protocol.ALL:
+        return []
+    exprs = [_match(_meta("l4proto"), rule.protocol.value)]
+    if rule.protocol in (Protocol.TCP, Protocol.UDP) and rule.port_min:
+        dport = {"payload": {"protocol": rule.protocol.value, "field": "dport"}}
+        right: Any = (rule.port_min if rule.port_min == rule.port_max
+                      else {"range": [rule.port_min, rule.port_max]})
+        exprs.append(_match(dport, right))
+    return exprs
+
+
+def set_name(group_id: str) -> str:
+    return "g_" + group_id.replace("-", "_")
+
+
+def chain_rules(rules: Iterable[Rule], direction: Direction) -> list[list[Json]]:
+    field = "saddr" if direction is Direction.INGRESS else "daddr"
+    allow: Json = {"accept": None} if direction is Direction.INGRESS else {"return": None}
+    out = []
+    for rule in ordered(r for r in rules if r.direction is direction):
+        verdict = allow if rule.action is Action.ALLOW else {"drop": None}
+        out.append(_peer(rule, field) + _service(rule) + [verdict])
+    out.append([{"drop": None}])
+    return out
+
+
+def compile_table(bridge: str, ports: list[Port], groups: dict[str, list[str]]) -> Json:
+    """The `nft -j -f -` document that replaces this network's two tables.
+
+    `inet`: the security groups, stateful (bridged IPv4 passes the inet hooks through
+    br_netfilter). An instance is known there by its address, which the stateless `bridge`
+    table makes trustworthy: from a tap, only the NIC's MAC and address (or DHCP's 0.0.0.0).
+    """
+    table = table_name(bridge)
+    base = {"family": "inet", "table": table}
+    cmds: list[Json] = []
+    for family in ("inet", FAMILY):
+        cmds += [{"add": {"table": {"family": family, "name": table}}},
+                 {"delete": {"table": {"family": family, "name": table}}},
+                 {"add": {"table": {"family": family, "name": table}}}]
+    for group_id, addrs in sorted(groups.items()):
+        cmds.append({"add": {"set": {**base, "name": set_name(group_id), "type": "ipv4_addr"}}})
+        if addrs:
+            cmds.append({"add": {"element": {**base, "name": set_name(group_id),
+                                             "elem": sorted(addrs)}}})
+
+    def rule(chain: str, expr: list[Json], where: Json = base) -> None:
+        cmds.append({"add": {"rule": {**where, "chain": chain, "expr": expr}}})
+
+    def ip(field: str, value: str) -> Json:
+        return _match({"payload": {"protocol": "ip", "field": field}}, value)
+
+    for hook in ("forward", "input", "output"):
+        cmds.append({"add": {"chain": {**base, "name": hook, "type": "filter", "hook": hook,
+                                       "prio": 0, "policy": "accept"}}})
+        rule(hook, [_match({"ct": {"key": "state"}}, ["established", "related"]),
+                    {"accept": None}])
+    for hook, direction in (("input", "dport"), ("output", "sport")):  # DHCP with dnsmasq
+        rule(hook, [_match(_meta("l4proto"), "udp"),
+                    _match({"payload": {"protocol": "udp", "field": direction}}, 67),
+                    {"accept": None}])
+    for port in ports:
+        inbound, outbound = f"in_{port.tap}", f"out_{port.tap}"
+        for name, direction in ((inbound, Direction.INGRESS), (outbound, Direction.EGRESS)):
+            cmds.append({"add": {"chain": {**base, "name": name}}})
+            for expr in chain_rules(port.rules, direction):
+                rule(name, expr)
+        rule("forward", [ip("saddr", port.ip), {"jump": {"target": outbound}}])
+        rule("input", [ip("saddr", port.ip), {"jump": {"target": outbound}}])
+    for port in ports:  # ingress after every egress check, so both sides decide
+        rule("forward", [ip("daddr", port.ip), {"jump": {"target": f"in_{port.tap}"}}])
+        rule("output", [ip("daddr", port.ip), {"jump": {"target": f"in_{port.tap}"}}])
+    guard = {"family": FAMILY, "table": table}
+    cmds.append({"add": {"chain": {**guard, "name": "spoof", "type": "filter",
+                                   "hook": "prerouting", "prio": -200, "policy": "accept"}}})
+    for port in ports:
+        from_port = _match(_meta("iifname"), port.tap)
+        rule("spoof", [from_port, _match({"payload": {"protocol": "ether", "field": "saddr"}},
+                                         port.mac, "!="), {"drop": None}], guard)
+        rule("spoof", [from_port, _match({"payload": {"protocol": "ip", "field": "saddr"}},
+                                         {"set": [port.ip, "0.0.0.0"]}, "!="),
+                       {"drop": None}], guard)
+    return {"nftables": [{"metainfo": {"json_schema_version": 1}}] + cmds}
+
+
+def delete_table(bridge: str) -> Json:
+    name = table_name(bridge)
+    return {"nftables": [{verb: {"table": {"family": family, "name": name}}}
+                         for family in ("inet", FAMILY) for verb in ("add", "delete")]}

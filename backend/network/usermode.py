@@ -1,0 +1,144 @@
+"""User-mode networking (no root): security groups compiled to QEMU `hostfwd` and `restrict`.
+
+Ingress allow rules become host port forwards bound to the address the source CIDR implies
+(127.0.0.1/32 → loopback, 0.0.0.0/0 → every address); traffic without a forward never
+reaches the guest, so ingress is deny-by-default. Egress is all or nothing: denied egress
+is `restrict=on` (the guest reaches neither the host nor the outside; forwards still work).
+Anything finer is refused with an error naming bridge mode, which enforces it.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from backend.errors import LecsError, ValidationError
+from backend.models import Action, Direction, Protocol, Rule
+from backend.network.rules import ANY, LOOPBACK, decide, describe
+
+MODE = "user-mode networking"
+MAX_FORWARDS = 64  # per instance: every forwarded port is a listening socket on the host
+LOOPBACK_PEER, REMOTE_PEER = "127.0.0.1", "192.0.2.1"  # a loopback client; any other client
+
+
+class NotEnforceable(ValidationError):
+    """A rule (or a combination of rules) this networking mode cannot enforce."""
+
+
+@dataclass(frozen=True, slots=True)
+class WantedForward:
+    protocol: str
+    host_addr: str  # 127.0.0.1 or 0.0.0.0
+    guest_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    forwards: tuple[WantedForward, ...]
+    restrict: bool  # egress denied: -netdev user,restrict=on
+
+
+def _refuse(rule: Rule, reason: str) -> NotEnforceable:
+    return NotEnforceable(
+        f"{MODE} cannot enforce rule '{describe(rule)}': {reason}; bridge mode"
+        " (root; instance create --network NET) enforces it"
+    )
+
+
+def check_rule(rule: Rule) -> None:
+    """Refuse a rule user mode cannot enforce on its own."""
+    if rule.remote_group:
+        raise _refuse(rule, "a group as peer needs instances on a shared network")
+    if rule.direction is Direction.EGRESS:
+        if rule.protocol is not Protocol.ALL or rule.cidr != ANY:
+            raise _refuse(rule, "egress is all-or-nothing here (protocol all to 0.0.0.0/0)")
+        return
+    if rule.cidr not in (ANY, LOOPBACK):
+        raise _refuse(rule, "forwards admit either loopback (127.0.0.1/32) or any address"
+                            " (0.0.0.0/0)")
+    if rule.action is Action.ALLOW:
+        if rule.protocol not in (Protocol.TCP, Protocol.UDP):
+            raise _refuse(rule, "only tcp and udp ports can be forwarded")
+        if rule.port_max - rule.port_min + 1 > MAX_FORWARDS:
+            raise _refuse(rule, f"at most {MAX_FORWARDS} ports are forwarded per instance")
+
+
+def compile_rules(rules: Iterable[Rule]) -> Plan:
+    """The forwards and the egress switch for an instance in all these rules' groups."""
+    rules = list(rules)
+    for rule in rules:
+        check_rule(rule)
+    candidates: set[tuple[str, int]] = set()
+    for rule in rules:
+        if rule.direction is Direction.INGRESS and rule.action is Action.ALLOW:
+            for port in range(rule.port_min, rule.port_max + 1):
+                candidates.add((rule.protocol.value, port))
+    forwards: list[WantedForward] = []
+    for proto, port in sorted(candidates, key=lambda c: (c[1], c[0])):
+        protocol = Protocol(proto)
+        local = decide(rules, Direction.INGRESS, protocol, port, LOOPBACK_PEER)
+        remote = decide(rules, Direction.INGRESS, protocol, port, REMOTE_PEER)
+        if local is Action.ALLOW:
+            addr = "0.0.0.0" if remote is Action.ALLOW else "127.0.0.1"
+            forwards.append(WantedForward(proto, addr, port))
+        elif remote is Action.ALLOW:
+            raise NotEnforceable(
+                f"{MODE} cannot admit other hosts to {proto}/{port} while denying loopback"
+                " (a forward on 0.0.0.0 also admits 127.0.0.1); bridge mode enforces it")
+    if len(forwards) > MAX_FORWARDS:
+        raise NotEnforceable(f"{MODE} forwards at most {MAX_FORWARDS} ports per instance"
+                             f" ({len(forwards)} allowed); bridge mode has no such limit")
+    egress = decide(rules, Direction.EGRESS, Protocol.TCP, 1, REMOTE_PEER)
+    return Plan(tuple(forwards), restrict=egress is Action.DENY)
+
+
+def port_is_free(protocol: str, addr: str, port: int) -> bool:
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind((addr, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(protocol: str, addr: str, avoid: set[int]) -> int:
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind((addr, 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
+    raise LecsError(f"no free {protocol} port on {addr}")
+
+
+def assign(
+    plan: Plan, instance_id: str, current: list[dict[str, object]], used: set[int],
+) -> list[dict[str, object]]:
+    """Forward rows for `plan`: a forward that stays keeps its host port; new ones get one."""
+    keep = {(r["protocol"], r["host_addr"], r["guest_port"]): r for r in current}
+    rows: list[dict[str, object]] = []
+    for want in plan.forwards:
+        old = keep.get((want.protocol, want.host_addr, want.guest_port))
+        if old is not None:
+            rows.append(dict(old))
+            continue
+        port = free_port(want.protocol, want.host_addr, used)
+        used.add(port)
+        rows.append({"instance_id": instance_id, "protocol": want.protocol,
+                     "host_addr": want.host_addr, "host_port": port,
+                     "guest_port": want.guest_port})
+    return rows
+
+
+def diff(
+    old: list[dict[str, object]], new: list[dict[str, object]],
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(forwards to remove, forwards to add) to go from `old` to `new`."""
+    def key(r: dict[str, object]) -> tuple[object, ...]:
+        return (r["protocol"], r["host_addr"], r["host_port"], r["guest_port"])
+
+    old_keys, new_keys = {key(r) for r in old}, {key(r) for r in new}
+    return ([r for r in old if key(r) not in new_keys], [r for r in new if key(r) not in old_keys])
