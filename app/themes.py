@@ -7,12 +7,12 @@ also defines the `state-*` variables the tables use to colour instance states.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from textual.theme import Theme
 
 THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
-CSS_PATHS = [THEMES_DIR / "lecs.tcss"]
+CSS_PATHS: list[str | PurePath] = [THEMES_DIR / "lecs.tcss"]
 
 DARK = Theme(
     name="lecs-dark",

@@ -14,9 +14,12 @@ from typing import Protocol, TypeVar
 
 
 class Filterable(Protocol):
-    haystack: str
-    fields: Mapping[str, str]
-    tags: Mapping[str, str]
+    @property
+    def haystack(self) -> str: ...
+    @property
+    def fields(self) -> Mapping[str, str]: ...
+    @property
+    def tags(self) -> Mapping[str, str]: ...
 
 
 @dataclass(slots=True, frozen=True)

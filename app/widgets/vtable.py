@@ -8,8 +8,8 @@ comprehension plus one screenful of `render_line` calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -22,50 +22,27 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from app.widgets import query
+from app.widgets.columns import GAP, Column, Row, fit
 
-GAP = 2
+__all__ = ["Column", "Row", "VirtualTable"]
 MARK_WIDTH = 2
-
-
-@dataclass(slots=True, frozen=True)
-class Column:
-    key: str
-    label: str
-    min_width: int = 4
-    max_width: int = 40
-    priority: int = 0  # 0 is always shown; the highest numbers go first when narrow
-    align_right: bool = False
-
-
-@dataclass(slots=True)
-class Row:
-    key: str
-    cells: tuple[str, ...]
-    styles: tuple[str, ...] = ()  # component class per cell ("" = plain)
-    fields: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    haystack: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.haystack:
-            self.haystack = " ".join(self.cells).lower()
 
 
 class VirtualTable(ScrollView, can_focus=True):
     """Rows of text, a cursor, marks and a filter; only visible lines are rendered."""
 
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "vtable--header", "vtable--cursor", "vtable--cursor-blur", "vtable--marked",
         "vtable--muted", "vtable--empty", "vtable--ok", "vtable--bad", "vtable--busy",
         "vtable--stopped",
     }
-    BINDINGS: list[BindingType] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "jump(0)", "First row", show=False),
-        Binding("end,G", "jump(-1)", "Last row", show=False),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, tooltip="Previous row"),
+        Binding("down,j", "cursor(1)", "Down", show=False, tooltip="Next row"),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip="A page up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip="A page down"),
+        Binding("home,g", "jump(0)", "First row", show=False, tooltip="First row"),
+        Binding("end,G", "jump(-1)", "Last row", show=False, tooltip="Last row"),
     ]
 
     class Highlighted(Message):
@@ -108,6 +85,11 @@ class VirtualTable(ScrollView, can_focus=True):
         self._natural = [max(c.min_width, len(c.label)) for c in self.columns]
         self._layout: list[tuple[int, int]] = []  # (column index, width) of shown columns
         self._layout_width = -1
+        self._memo: dict[str, Style] = {}
+
+    def notify_style_update(self) -> None:
+        self._memo.clear()
+        super().notify_style_update()
 
     # ---- data ----------------------------------------------------------------------
     def set_rows(self, rows: Iterable[Row]) -> None:
@@ -239,27 +221,10 @@ class VirtualTable(ScrollView, can_focus=True):
         self._layout_width = -1
 
     def _fit(self, width: int) -> list[tuple[int, int]]:
-        """Which columns fit in `width`, dropping the highest priority numbers first."""
-        if width == self._layout_width:
-            return self._layout
-        avail = width - (MARK_WIDTH if self.markable else 1)
-        shown = list(range(len(self.columns)))
-        widths = list(self._natural)
-
-        def total() -> int:
-            return sum(widths[i] for i in shown) + GAP * (len(shown) - 1)
-
-        for index in sorted(shown, key=lambda i: -self.columns[i].priority):
-            if total() <= avail or self.columns[index].priority == 0:
-                break
-            shown.remove(index)
-        while total() > avail:  # still too wide: shrink the widest column that can give
-            widest = max(shown, key=lambda i: widths[i] - self.columns[i].min_width)
-            if widths[widest] <= self.columns[widest].min_width:
-                break
-            widths[widest] -= min(total() - avail, widths[widest] - self.columns[widest].min_width)
-        self._layout = [(i, widths[i]) for i in shown]
-        self._layout_width = width
+        if width != self._layout_width:
+            avail = width - (MARK_WIDTH if self.markable else 1)
+            self._layout = fit(self.columns, self._natural, avail)
+            self._layout_width = width
         return self._layout
 
     @property
@@ -267,7 +232,26 @@ class VirtualTable(ScrollView, can_focus=True):
         return [self.columns[i].key for i, _ in self._fit(self.scrollable_content_region.width)]
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name)
+        """A component's style without the widget's background unless it sets one.
+
+        The full style has colours blended (alpha, `$text-muted`) but always carries a
+        background, which would hide the cursor under a coloured cell; the partial style
+        says which attributes the component sets.
+        """
+        if name in self._memo:
+            return self._memo[name]
+        if name == "base":
+            self._memo[name] = self.rich_style
+            return self._memo[name]
+        full = self.get_component_rich_style(name)
+        part = self.get_component_rich_style(name, partial=True)
+        self._memo[name] = Style(
+            color=full.color if part.color else None,
+            bgcolor=full.bgcolor if part.bgcolor else None,
+            bold=part.bold, italic=part.italic, underline=part.underline, dim=part.dim,
+            reverse=part.reverse, strike=part.strike,
+        )
+        return self._memo[name]
 
     def _cells(self, cells: Sequence[str], styles: Sequence[str], base: Style,
                width: int, lead: str) -> Strip:
@@ -295,7 +279,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._style("base")
         lead = " " * (MARK_WIDTH if self.markable else 1)
         if y == 0:
             labels = tuple(c.label for c in self.columns)
@@ -315,10 +299,7 @@ class VirtualTable(ScrollView, can_focus=True):
         if marked:
             style += self._style("vtable--marked")
             lead = "●" + lead[1:]
-        if index == self.cursor:
+        if index == self.cursor:  # one colour on the cursor row: legible in every theme
             style += self._style("vtable--cursor" if self.has_focus else "vtable--cursor-blur")
+            return self._cells(row.cells, (), style, width, lead)
         return self._cells(row.cells, row.styles, style, width, lead)
-
-
-def rows_from(items: Iterable[object], build: Callable[[object], Row]) -> list[Row]:
-    return [build(item) for item in items]

@@ -1,0 +1,1 @@
+"""The dashboard panes: one module per pane (instances, images, disks, …)."""

@@ -1,0 +1,1 @@
+"""Widgets of the dashboard: the virtual table, the serial terminal, the header, …"""

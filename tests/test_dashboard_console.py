@@ -1,0 +1,43 @@
+"""The serial console inside the dashboard, typing into a real guest's shell."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.screens.console import ConsoleScreen
+from app.ui import LecsApp
+from app.widgets.terminal import Terminal
+from backend import Cloud
+from tests.test_dashboard import wait_for
+
+pytestmark = pytest.mark.qemu
+
+
+def screen_has(term: Terminal, text: str) -> bool:
+    return any(text in line for line in term.lines)
+
+
+async def test_console_runs_a_command_in_the_guest(cloud: Cloud) -> None:
+    inst = await cloud.instances.create("con-1", "tiny", "t1.nano")
+    await cloud.instances.wait_ready(inst.id, 60)
+    app = LecsApp(cloud)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("c")
+        assert isinstance(app.screen, ConsoleScreen)
+        term = app.screen.query_one(Terminal)
+        await wait_for(pilot, lambda: term.send is not None, 10)
+        await pilot.press("enter")
+        await pilot.press(*"echo lecs-$((6*7))", "enter")
+        await wait_for(pilot, lambda: screen_has(term, "lecs-42"), 20)
+        assert screen_has(term, "echo lecs-$((6*7))")  # the shell echoed what we typed
+        await pilot.press("ctrl+right_square_bracket")
+        assert not isinstance(app.screen, ConsoleScreen)
+        assert app.current_pane.NAME == "instances"
+        # the console can be attached again after a detach
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConsoleScreen)
+        term = app.screen.query_one(Terminal)
+        await wait_for(pilot, lambda: term.send is not None, 10)
+        await pilot.press(*"echo again-$((1+1))", "enter")
+        await wait_for(pilot, lambda: screen_has(term, "again-2"), 20)
+        await pilot.press("ctrl+right_square_bracket")
