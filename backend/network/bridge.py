@@ -18,7 +18,8 @@ from typing import Any
 from backend.errors import LecsError
 
 BRIDGE_PREFIX, TAP_PREFIX, TABLE_PREFIX = "lbr-", "ltp-", "lecs_"
-APT = "apt-get install iproute2 nftables dnsmasq-base"
+APT = "apt-get install iproute2 nftables dnsmasq-base procps"
+BRIDGE_NF = "net.bridge.bridge-nf-call-iptables"
 
 
 class BridgeError(LecsError):
@@ -29,7 +30,7 @@ def require_root() -> None:
     if os.geteuid() != 0:
         raise BridgeError("bridge mode needs root (bridges, taps, nftables); user-mode"
                           " networking, the default, needs none")
-    for tool in ("ip", "nft", "dnsmasq"):
+    for tool in ("ip", "nft", "dnsmasq", "sysctl"):
         if not shutil.which(tool):
             raise BridgeError(f"bridge mode needs {tool!r} ({APT})")
 
@@ -63,26 +64,41 @@ def links(netns: str) -> list[str]:
 
 
 def ensure_bridge(netns: str, bridge: str, gateway: str) -> None:
-    """The bridge with the gateway address (e.g. 10.77.0.1/24), up; br_netfilter on."""
+    """The bridge with the gateway address (e.g. 10.77.0.1/24), up."""
     if bridge not in links(netns):
         ip(netns, "link", "add", bridge, "type", "bridge")
         ip(netns, "addr", "add", gateway, "dev", bridge)
     ip(netns, "link", "set", bridge, "up")
-    _bridge_nf_call(netns)
 
 
-def _bridge_nf_call(netns: str) -> None:
-    """Bridged IPv4 must pass the inet hooks, where the stateful rules are."""
-    key = "net.bridge.bridge-nf-call-iptables"
-    if netns:
-        run(_in_ns(netns, ["sysctl", "-qw", f"{key}=1"]), check=False)
-        return
-    path = Path("/proc/sys") / key.replace(".", "/")
+def _sysctl(netns: str, key: str) -> str | None:
+    """The value of `key` as the namespace sees it, or None when the key does not exist."""
     try:
-        if path.read_text().strip() != "1":
-            path.write_text("1\n")
-    except OSError as exc:
-        raise BridgeError(f"cannot enable {key} (is br_netfilter available?): {exc}") from None
+        return run(_in_ns(netns, ["sysctl", "-n", key])).strip()
+    except BridgeError:
+        return None
+
+
+def ensure_bridge_netfilter(netns: str) -> None:
+    """Bridged IPv4 must pass the inet hooks, where conntrack and the groups are.
+
+    br_netfilter is a module on stock Debian kernels (built in on some others): load it
+    when its sysctls are missing, set `bridge-nf-call-iptables` (per namespace since Linux
+    5.3; in the host namespace this applies to every bridge of the host) and read it back.
+    Without it the inet table never sees traffic between taps and every port is open, so
+    bridge mode refuses to go on rather than run with a firewall that is not there.
+    """
+    if _sysctl(netns, BRIDGE_NF) is None and shutil.which("modprobe"):
+        run(["modprobe", "br_netfilter"], check=False)
+    if _sysctl(netns, BRIDGE_NF) is None:
+        raise BridgeError(f"bridge mode needs br_netfilter ({BRIDGE_NF} does not exist;"
+                          " try `modprobe br_netfilter`)")
+    if _sysctl(netns, BRIDGE_NF) != "1":
+        run(_in_ns(netns, ["sysctl", "-qw", f"{BRIDGE_NF}=1"]), check=False)
+        if _sysctl(netns, BRIDGE_NF) != "1":
+            raise BridgeError(f"cannot set {BRIDGE_NF}=1"
+                              f"{' in namespace ' + netns if netns else ''}: without it"
+                              " security groups would not see traffic between instances")
 
 
 def plug(netns: str, tap: str, bridge: str) -> None:

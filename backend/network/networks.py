@@ -123,9 +123,8 @@ class Networks:
     def down(self, net: Network) -> None:
         """Remove everything `net` put on the host (taps of running QEMUs go with them)."""
         bridge.dnsmasq_stop(self._state(net))
-        if bridge.tables(net.netns) and any(
-            name == nft.table_name(net.bridge) for _f, name in bridge.tables(net.netns)
-        ):
+        name = nft.table_name(net.bridge)
+        if any(table == name for _family, table in bridge.tables(net.netns)):
             bridge.nft(net.netns, nft.delete_table(net.bridge))
         bridge.delete_link(net.netns, net.bridge)
 
@@ -135,10 +134,15 @@ class Networks:
         (state / "dhcp-hosts").write_text("".join(line + "\n" for line in lines))
 
     def _apply_firewall(self, network_id: str) -> None:
-        """Replace the network's nftables tables from the inventory (inside a transaction)."""
+        """Replace the network's nftables tables from the inventory (inside a transaction).
+
+        Checked each time: without br_netfilter the inet table would not see bridged
+        traffic, and a firewall that is loaded but bypassed must not look like one that works.
+        """
         net = self.get(network_id)
         if net.bridge not in bridge.links(net.netns):
             return  # not up: `up` applies it
+        bridge.ensure_bridge_netfilter(net.netns)
         nics = self.store.rows("SELECT * FROM nics WHERE network_id = ? ORDER BY ip", [net.id])
         ports: builtins.list[nft.Port] = []
         groups: dict[str, builtins.list[str]] = {}

@@ -1,11 +1,21 @@
 """Security groups compiled to nftables tables per network, as `nft -j` JSON.
 
-Stateful: established/related traffic is accepted before any rule. Per NIC (tap) an
-ingress chain (traffic to the instance) and an egress chain (traffic from it): the rules of
-all its groups in evaluation order (priority, deny first at equal priority), then drop.
-An egress allow `return`s so the peer's ingress chain still decides. Per group a set of the
-member addresses on this network, for rules that name a group as peer. ARP and DHCP to the
-network's own dnsmasq always pass. The whole table is replaced in one transaction.
+Two tables per network, replaced together in one transaction:
+
+- `inet`: the security groups, stateful. Bridged IPv4 reaches the inet forward hook through
+  br_netfilter (`bridge-nf-call-iptables=1`, see bridge.py), where conntrack works on any
+  kernel; the bridge family's own conntrack (`nf_conntrack_bridge`) is not needed and often
+  not built. Established/related traffic is accepted first (a flag test, op `in`: `==`
+  would compare the whole state with established|related and never match). Per NIC an
+  ingress chain (traffic to the instance) and an egress chain (traffic from it): invalid
+  dropped, then the rules of all its groups in evaluation order (priority, deny first at
+  equal priority), then drop. An egress allow `return`s so the peer's ingress chain still
+  decides. Per group a set of the member addresses on this network, for rules that name a
+  group as peer. DHCP with the network's own dnsmasq always passes.
+- `bridge`: stateless guards at layer 2 that make an address in the inet table mean the
+  instance it was given to. From a tap only that NIC's MAC; only IPv4 and ARP (the rule
+  model is IPv4, so IPv6 would otherwise pass unfiltered); IPv4 only from the NIC's address
+  (or 0.0.0.0 for DHCP); ARP only claiming the NIC's address and MAC.
 """
 
 from __future__ import annotations
@@ -80,12 +90,7 @@ def chain_rules(rules: Iterable[Rule], direction: Direction) -> list[list[Json]]
 
 
 def compile_table(bridge: str, ports: list[Port], groups: dict[str, list[str]]) -> Json:
-    """The `nft -j -f -` document that replaces this network's two tables.
-
-    `inet`: the security groups, stateful (bridged IPv4 passes the inet hooks through
-    br_netfilter). An instance is known there by its address, which the stateless `bridge`
-    table makes trustworthy: from a tap, only the NIC's MAC and address (or DHCP's 0.0.0.0).
-    """
+    """The `nft -j -f -` document that replaces this network's two tables (see above)."""
     table = table_name(bridge)
     base = {"family": "inet", "table": table}
     cmds: list[Json] = []
@@ -108,7 +113,7 @@ def compile_table(bridge: str, ports: list[Port], groups: dict[str, list[str]]) 
     for hook in ("forward", "input", "output"):
         cmds.append({"add": {"chain": {**base, "name": hook, "type": "filter", "hook": hook,
                                        "prio": 0, "policy": "accept"}}})
-        rule(hook, [_match({"ct": {"key": "state"}}, ["established", "related"]),
+        rule(hook, [_match({"ct": {"key": "state"}}, ["established", "related"], "in"),
                     {"accept": None}])
     for hook, direction in (("input", "dport"), ("output", "sport")):  # DHCP with dnsmasq
         rule(hook, [_match(_meta("l4proto"), "udp"),
@@ -118,6 +123,7 @@ def compile_table(bridge: str, ports: list[Port], groups: dict[str, list[str]]) 
         inbound, outbound = f"in_{port.tap}", f"out_{port.tap}"
         for name, direction in ((inbound, Direction.INGRESS), (outbound, Direction.EGRESS)):
             cmds.append({"add": {"chain": {**base, "name": name}}})
+            rule(name, [_match({"ct": {"key": "state"}}, "invalid", "in"), {"drop": None}])
             for expr in chain_rules(port.rules, direction):
                 rule(name, expr)
         rule("forward", [ip("saddr", port.ip), {"jump": {"target": outbound}}])
@@ -128,13 +134,18 @@ def compile_table(bridge: str, ports: list[Port], groups: dict[str, list[str]]) 
     guard = {"family": FAMILY, "table": table}
     cmds.append({"add": {"chain": {**guard, "name": "spoof", "type": "filter",
                                    "hook": "prerouting", "prio": -200, "policy": "accept"}}})
+
+    def differs(protocol: str, field: str, right: Any) -> Json:
+        return _match({"payload": {"protocol": protocol, "field": field}}, right, "!=")
+
     for port in ports:
         from_port = _match(_meta("iifname"), port.tap)
-        rule("spoof", [from_port, _match({"payload": {"protocol": "ether", "field": "saddr"}},
-                                         port.mac, "!="), {"drop": None}], guard)
-        rule("spoof", [from_port, _match({"payload": {"protocol": "ip", "field": "saddr"}},
-                                         {"set": [port.ip, "0.0.0.0"]}, "!="),
-                       {"drop": None}], guard)
+        for test in (differs("ether", "saddr", port.mac),
+                     differs("ether", "type", {"set": ["ip", "arp"]}),
+                     differs("ip", "saddr", {"set": [port.ip, "0.0.0.0"]}),
+                     differs("arp", "saddr ether", port.mac),
+                     differs("arp", "saddr ip", {"set": [port.ip, "0.0.0.0"]})):
+            rule("spoof", [from_port, test, {"drop": None}], guard)
     return {"nftables": [{"metainfo": {"json_schema_version": 1}}] + cmds}
 
 
