@@ -49,10 +49,17 @@ async def image_list(cloud: Cloud, args: argparse.Namespace) -> None:
           i.checksum[:12]] for i in images]))
 
 
+def _image_disks(image: Any) -> list[str]:
+    return [f"disk {d.position}: {d.role} {d.size_gib} GiB {d.format}"
+            f"{' encrypted' if d.encrypted else ''} sha256 {d.checksum[:16]}…"
+            f" (from {d.source_disk_name or '?'}) {d.path}" for d in image.disks]
+
+
 async def image_show(cloud: Cloud, args: argparse.Namespace) -> None:
     image = cloud.images.get(args.image)
     out(args, image, lambda: "\n".join(
-        f"{k}: {v}" for k, v in render.to_jsonable(image).items()))
+        [f"{k}: {v}" for k, v in render.to_jsonable(image).items() if k != "disks"]
+        + _image_disks(image)))
 
 
 def _progress(args: argparse.Namespace) -> Callable[[float, str], None] | None:
@@ -91,8 +98,11 @@ async def image_import(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 async def image_create_from_instance(cloud: Cloud, args: argparse.Namespace) -> None:
-    image = await cloud.images.create_from_instance(args.instance, args.name, _progress(args))
-    out(args, image, lambda: f"created image {image.name} ({image.id}) from {args.instance}")
+    image = await cloud.images.create_from_instance(args.instance, args.name, _progress(args),
+                                                    full=args.full)
+    data = f" + {len(image.data_disks)} data disk(s)" if args.full else ""
+    out(args, image, lambda: f"created image {image.name} ({image.id}) from {args.instance}:"
+        f" system disk{data}")
 
 
 async def image_delete(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -261,9 +271,11 @@ def build_parser() -> Parser:
     p.add_argument("--cmdline")
     p.add_argument("--os")
     p = verb(im, "create-from-instance", image_create_from_instance,
-             "an image of a stopped instance's system disk")
+             "an image of a stopped instance's system disk (--full: and its data disks)")
     p.add_argument("instance")
     p.add_argument("--name", required=True)
+    p.add_argument("--full", "--with-data", action="store_true", dest="full",
+                   help="a full-instance image: the system disk and every attached data disk")
     verb(im, "delete", image_delete, "delete an image").add_argument("image")
 
     ins = nouns.add_parser("instance", help="instances").add_subparsers(

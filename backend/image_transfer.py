@@ -5,7 +5,8 @@ cancellable: cancelling the task (or Ctrl-C in the CLI) removes the partial file
 row, and the audit trail records the failure. A downloaded qcow2/raw is kept as is; vmdk,
 vdi and friends are converted to qcow2 by qemu-img. The checksum recorded for a download is
 the sha256 of the bytes received (what a publisher's SHA256SUMS lists); a given `checksum`
-is verified before anything is kept.
+is verified before anything is kept. An image from an instance records the disks it
+captured (system, and data disks for a full-instance image) in `image_disks`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from backend import image_disks
 from backend.errors import LecsError, NotFoundError, StateError, ValidationError
 from backend.ids import new_id
 from backend.models import Image, ImageState, InstanceState
@@ -165,9 +167,10 @@ def _finish(images: Images, image_id: str, **fields: Any) -> Image:
 
 
 def _discard(images: Images, image_id: str) -> None:
-    with images.store.transaction() as db:
+    with images.store.transaction() as db:  # its image_disks rows go with it (cascade)
         db.table("images").delete(image_id)
     shutil.rmtree(images.paths.images / image_id, ignore_errors=True)
+    image_disks.remove_keys(images.paths, image_id)
 
 
 async def import_url(
@@ -219,20 +222,22 @@ async def import_url(
 
 
 async def create_from_instance(
-    images: Images, instance: str, name: str, progress: Progress | None = None
+    images: Images, instance: str, name: str, progress: Progress | None = None,
+    full: bool = False,
 ) -> Image:
-    """An image of a stopped instance's system disk, flattened to one standalone qcow2.
+    """An image of a stopped instance's system disk, flattened to one standalone qcow2;
+    `full` adds every attached data disk (a full-instance image, see backend/image_disks.py).
     From a kernel+initrd image the new image keeps that kernel and boots the same way."""
     from backend.images import _link_or_copy
 
     with images.audit.track("image.create-from-instance", instance,
-                            {"instance": instance, "name": name}) as t:
+                            {"instance": instance, "name": name, "full": full}) as t:
         images._check_new_name(name)
         inst = images.store.row("SELECT * FROM instances WHERE id = ? OR name = ?",
                                 [instance, instance])
         if inst is None:
             raise NotFoundError(f"instance {instance!r} not found")
-        async with images.locks.hold(inst["id"]):
+        async with images.locks.hold(inst["id"]):  # its disks' changes all take this lock
             inst = images.store.row("SELECT * FROM instances WHERE id = ?", [inst["id"]])
             assert inst is not None
             if inst["state"] != InstanceState.STOPPED:
@@ -240,10 +245,12 @@ async def create_from_instance(
                     f"cannot create an image from instance {inst['name']!r}: it is"
                     f" {inst['state']} (create-from-instance needs it stopped)"
                 )
-            disk = images.store.row(
-                "SELECT * FROM disks WHERE instance_id = ? AND role = 'system'", [inst["id"]])
+            disks = images.store.rows(
+                "SELECT * FROM disks WHERE instance_id = ? ORDER BY position", [inst["id"]])
+            disk = next((d for d in disks if d["role"] == "system"), None)
             if disk is None:
                 raise StateError(f"instance {inst['name']!r} has no system disk")
+            data = [d for d in disks if d["role"] == "data"] if full else []
             source = images.get(inst["image_id"])
             image_id = new_id("img")
             t.resource = image_id
@@ -251,8 +258,9 @@ async def create_from_instance(
             _creating_row(images, image_id, name, source.os, f"instance:{inst['id']}")
             try:
                 final = directory / "disk.qcow2"
+                label = "system disk" if full else "convert"
                 await volume.convert(Volume(Path(disk["path"])), Volume(final),
-                                     lambda f: progress(f, "convert") if progress else None)
+                                     lambda f: progress(f, label) if progress else None)
                 fields: dict[str, Any] = {"format": "qcow2", "path": str(final)}
                 if source.is_kernel:
                     kernel, initrd = directory / "kernel", directory / "initrd"
@@ -260,8 +268,14 @@ async def create_from_instance(
                     await asyncio.to_thread(_link_or_copy, Path(source.initrd), initrd)
                     fields.update(format="kernel", kernel=str(kernel), initrd=str(initrd),
                                   cmdline=source.cmdline)
-                fields["checksum"] = await asyncio.to_thread(_sha256, final)
-                fields["size_bytes"] = int((await img.info(final))["virtual-size"])
+                rows = [await image_disks.describe(image_id, final, 0, disk, False)]
+                rows += await image_disks.capture_data(images.paths, image_id, directory, data,
+                                                       progress)
+                # the image's checksum is its system disk's; each disk's is in its row
+                fields["checksum"] = rows[0]["checksum"]
+                fields["size_bytes"] = rows[0]["virtual_size"]
+                with images.store.transaction() as db:
+                    db.table("image_disks").insert_all(rows)
                 return _finish(images, image_id, **fields)
             except BaseException:
                 _discard(images, image_id)

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backend import image_transfer, validate
+from backend import image_disks, image_transfer, validate
 from backend.audit import Audit
 from backend.errors import ConflictError, NotFoundError, StateError, ValidationError
 from backend.ids import new_id
 from backend.locks import Locks
-from backend.models import Image, ImageState
+from backend.models import Image, ImageDisk, ImageState
 from backend.paths import Paths, guest_dir, private_dir
 from backend.qemu import img
 from backend.store import Store
@@ -59,10 +59,10 @@ def _link_or_copy(src: Path, dest: Path) -> None:
         dest.chmod(0o600)
 
 
-def _to_image(row: dict[str, Any]) -> Image:
+def _to_image(row: dict[str, Any], disks: dict[str, list[ImageDisk]]) -> Image:
     row = dict(row)
     row["state"] = ImageState(row["state"])
-    return Image(**row)
+    return Image(**row, disks=disks.get(row["id"], []))
 
 
 class Images:
@@ -74,13 +74,14 @@ class Images:
 
     # ---- queries -------------------------------------------------------------------
     def list(self) -> list[Image]:
-        return [_to_image(r) for r in self.store.rows("SELECT * FROM images ORDER BY name")]
+        disks = image_disks.load(self.store)
+        return [_to_image(r, disks) for r in self.store.rows("SELECT * FROM images ORDER BY name")]
 
     def get(self, ref: str) -> Image:
         row = self.store.row("SELECT * FROM images WHERE id = ? OR name = ?", [ref, ref])
         if row is None:
             raise NotFoundError(f"image {ref!r} not found")
-        return _to_image(row)
+        return _to_image(row, image_disks.load(self.store, row["id"]))
 
     def _check_new_name(self, name: str) -> None:
         validate.name(name, "image name")
@@ -188,10 +189,11 @@ class Images:
         return await image_transfer.import_url(self, url, name, os_name, checksum, progress)
 
     async def create_from_instance(
-        self, instance: str, name: str, progress: Progress | None = None
+        self, instance: str, name: str, progress: Progress | None = None, full: bool = False
     ) -> Image:
-        """An image of a stopped instance's system disk (see backend/image_transfer.py)."""
-        return await image_transfer.create_from_instance(self, instance, name, progress)
+        """An image of a stopped instance's system disk, with `full` its data disks too
+        (see backend/image_transfer.py and backend/image_disks.py)."""
+        return await image_transfer.create_from_instance(self, instance, name, progress, full)
 
     def _insert(self, image: Image) -> None:
         row = {
@@ -240,8 +242,9 @@ class Images:
             if users:
                 names = ", ".join(sorted(u["name"] for u in users))
                 raise ConflictError(f"image {image.name!r} is in use by {names}")
-            with self.store.transaction() as db:
+            with self.store.transaction() as db:  # image_disks rows go too (cascade)
                 db.table("images").delete(image.id)
             shutil.rmtree(self.paths.images / image.id, ignore_errors=True)
+            image_disks.remove_keys(self.paths, image.id)
             for template in (self.paths.home / "cache").glob(f"overlay-*{image.id}*"):
                 template.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend import reconcile, states, validate
+from backend import image_disks, reconcile, states, validate
 from backend.audit import Audit
 from backend.catalogue import Catalogue
 from backend.driver import Driver
@@ -160,10 +160,14 @@ class Instances:
                 disk_gib = validate.size_gib(disk_gib, "system disk size")
             instance_id = new_id("i")
             t.resource = instance_id
+            image_disks.check_names(self.store, name, source)
             net = self.net.prepare(instance_id, name, sgs, keypair, user_data, hostname, network)
+            made: builtins.list[dict[str, Any]] = []  # system disk, then a full image's data
             try:
-                disk = await self._make_system_disk(instance_id, name, source, disk_gib)
+                made.append(await self._make_system_disk(instance_id, name, source, disk_gib))
+                await image_disks.make_data_disks(self.paths, instance_id, name, source, made)
             except BaseException:
+                image_disks.remove_files(self.paths, made)
                 net.discard()
                 raise
             now = time.time()
@@ -175,7 +179,7 @@ class Instances:
                         "started_at": None, "pid": None, "accel": self.driver.accel,
                         "last_error": "", **net.instance_fields,
                     })
-                    db.table("disks").insert(disk)
+                    db.table("disks").insert_all(made)
                     net.insert(db)
                     if tags:
                         db.table("tags").insert_all(
@@ -183,7 +187,7 @@ class Instances:
                              for k, v in tags.items()]
                         )
             except BaseException:
-                Path(disk["path"]).unlink(missing_ok=True)
+                image_disks.remove_files(self.paths, made)
                 net.discard()
                 raise
             if start:

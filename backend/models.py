@@ -56,10 +56,32 @@ class Image:
     kernel: str = ""
     initrd: str = ""
     cmdline: str = ""
+    disks: list[ImageDisk] = field(default_factory=list)  # from an instance: system (+ data)
 
     @property
     def is_kernel(self) -> bool:
         return self.format == "kernel"
+
+    @property
+    def data_disks(self) -> list[ImageDisk]:
+        """The data disks of a full-instance image (each becomes a disk of a new instance)."""
+        return [d for d in self.disks if d.role == "data"]
+
+
+@dataclass(slots=True)
+class ImageDisk:
+    """One disk captured in an image made from an instance (backend/image_disks.py)."""
+
+    position: int  # 0 = the system disk, then the data disks in bus order
+    role: str  # system | data
+    path: str
+    size_gib: int
+    virtual_size: int
+    format: str
+    encrypted: bool  # LUKS with the image's own key for this disk
+    checksum: str  # sha256 of the file as stored
+    source_disk_id: str = ""
+    source_disk_name: str = ""
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
-from backend import schema_metrics, schema_network, schema_storage
+from backend import schema_images, schema_metrics, schema_network, schema_storage
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -72,6 +72,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
 MIGRATIONS.append(schema_metrics.migrate)  # monitoring: metric history, alarms
 MIGRATIONS.append(schema_network.migrate)  # security groups, key pairs, networks
 MIGRATIONS.append(schema_storage.migrate)  # snapshots, backups
+MIGRATIONS.append(schema_images.migrate)  # image_disks: full-instance images
 
 
 class Store:
