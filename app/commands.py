@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from app.screens.alarm_commands import metrics_commands
+from app.screens.sg_commands import network_commands
+from app.screens.storage_actions import storage_commands
 from app.themes import SHORT_NAMES
 from app.widgets.header import PANES
 
@@ -29,7 +32,10 @@ def general_commands(app: LecsApp) -> Iterator[Command]:
         yield f"Go to {label}", f"show the {label} pane (key {number})", \
             partial(app.action_show_pane, key)
     yield "Create instance", "open the create dialog (n)", app.open_create_instance
-    yield "Import image", "import a disk image (n on Images)", app.open_import_image
+    yield "Import image", "import a disk image from a file or URL (n on Images)", \
+        app.open_import_image
+    yield "Create image from instance", "from a stopped instance (c on Images)", app.create_image
+    yield "Create disk", "a new data disk (n on Disks)", app.create_disk
     yield "Filter rows", "filter the current pane (/)", app.action_filter
     yield "Clear filter", "show all rows again", app.clear_filter
     yield "Jump to pane", "go to a pane by name (:)", app.action_jump
@@ -66,7 +72,9 @@ class LecsCommands(Provider):
         return self.app
 
     def _all(self) -> list[Command]:
-        return [*general_commands(self.lecs), *instance_commands(self.lecs)]
+        return [*general_commands(self.lecs), *instance_commands(self.lecs),
+                *storage_commands(self.lecs), *network_commands(self.lecs),
+                *metrics_commands(self.lecs)]
 
     async def discover(self) -> Hits:
         for text, help_text, command in general_commands(self.lecs):

@@ -13,9 +13,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.containers import Container
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from app.commands import LecsCommands
 from app.panes.base import Pane
@@ -25,16 +26,18 @@ from app.panes.images import ImagesPane
 from app.panes.instances import InstancesPane
 from app.panes.metrics import MetricsPane
 from app.panes.security_groups import SecurityGroupsPane
-from app.screens.opener import OpensScreens
+from app.screens.storage_actions import StorageActions
 from app.themes import CSS_PATHS, THEMES, default_theme
 from app.widgets.header import PANES, HostHeader, PaneBar
 from app.widgets.ops import Operations, OpsBar
 from app.widgets.prompt import Prompt
 from backend import Cloud
 from backend.errors import LecsError
-from backend.models import HostFacts, Instance, InstanceState
+from backend.models import AlarmChange, AlarmState, HostFacts, Instance, InstanceState
 
 POLL_INTERVAL = 0.5
+LIVE_PANES = {"metrics", "instances"}  # the sampler ticks each second while one is shown
+SAMPLE_LIVE, SAMPLE_IDLE = 1.0, 10.0
 MAIN_ONLY = {"filter", "jump", "show_pane", "clear"}
 PANE_CLASSES: dict[str, type[Pane]] = {
     cls.NAME: cls for cls in (InstancesPane, ImagesPane, DisksPane, SecurityGroupsPane,
@@ -42,7 +45,7 @@ PANE_CLASSES: dict[str, type[Pane]] = {
 }
 
 
-class LecsApp(OpensScreens):
+class LecsApp(StorageActions):
     TITLE = "lecs"
     CSS_PATH = CSS_PATHS
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = (
@@ -71,8 +74,13 @@ class LecsApp(OpensScreens):
         facts: HostFacts | None = None,
         reconcile: bool = True,
         poll_interval: float = POLL_INTERVAL,
+        sampler: bool | None = None,
     ) -> None:
+        """`sampler`: run the metrics sampler (default: when reconciling; the demo inventory,
+        opened with reconcile=False, has no QEMU to sample and must not tick)."""
         super().__init__()
+        self.sampling = reconcile if sampler is None else sampler
+        self._unsubscribe: Callable[[], None] | None = None
         self.cloud = cloud
         self.clock = clock
         self.facts = facts  # None until fetched off the first frame's path (a subprocess)
@@ -105,6 +113,9 @@ class LecsApp(OpensScreens):
         if self.facts is None:
             self.load_facts()
         self._schedule_poll()
+        self._unsubscribe = self.cloud.alarms.subscribe(self._alarm_changed)
+        if self.sampling:
+            self.cloud.metrics.start(self._sample_interval())
 
     def on_ready(self) -> None:
         # Everything alive at the first frame (modules, CSS, widgets, the inventory) lives
@@ -112,8 +123,25 @@ class LecsApp(OpensScreens):
         # by 50-70 ms with 10,000 rows on screen.
         gc.freeze()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         gc.unfreeze()  # the app is going: let its objects be collected again
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.sampling:
+            await self.cloud.metrics.stop()
+
+    # ---- monitoring: the sampler's pace, alarm notices ------------------------------
+    def _sample_interval(self) -> float:
+        return SAMPLE_LIVE if self.pane_name in LIVE_PANES else SAMPLE_IDLE
+
+    def _alarm_changed(self, change: AlarmChange) -> None:
+        """A rule changed state (called on this loop by the sampler): pop a notice."""
+        severity: SeverityLevel = (
+            "error" if change.new is AlarmState.ALARM
+            else "information" if change.new is AlarmState.OK else "warning")
+        title = f"alarm {change.name}: {change.new.value.upper()}"
+        self.notify(change.reason, title=title + (" (still)" if change.repeat else ""),
+                    severity=severity, timeout=10)
 
     @work(exclusive=True, exit_on_error=False, group="facts", description="host facts")
     async def load_facts(self) -> None:
@@ -175,9 +203,10 @@ class LecsApp(OpensScreens):
     @work(group="ops", exit_on_error=False, description="operation")
     async def run_op(
         self, action: str, resource: str, call: Callable[..., Any], *args: Any,
-        progress: bool = False, **kwargs: Any,
+        progress: bool = False, cancellable: bool = False, **kwargs: Any,
     ) -> None:
-        op = self.ops.begin(action, resource)
+        op = self.ops.begin(action, resource,
+                            cancel=get_current_worker().cancel if cancellable else None)
         if progress:
             loop = asyncio.get_running_loop()
             kwargs["progress"] = lambda fraction, label: loop.call_soon_threadsafe(
@@ -190,6 +219,9 @@ class LecsApp(OpensScreens):
                 await result
         except LecsError as exc:
             self.notify(str(exc), title=f"{verb} {resource} failed", severity="error", timeout=8)
+        except asyncio.CancelledError:
+            self.notify(f"{verb} {resource}: cancelled", title=action, severity="warning")
+            raise
         else:
             self.notify(f"{verb} {resource}: done in {time.monotonic() - started:.1f}s",
                         title=action)
@@ -220,6 +252,8 @@ class LecsApp(OpensScreens):
             pane.display = pane.NAME == name
         self.pane_name = name
         self.query_one(PaneBar).show(name)
+        if self.sampling:
+            self.cloud.metrics.set_interval(self._sample_interval())
         found = container.query_children(f"#{name}")
         if not found:
             container.mount(PANE_CLASSES[name]())  # refreshes and focuses itself on mount

@@ -126,6 +126,10 @@ async def test_help_lists_every_binding(demo_cloud: Cloud) -> None:
 
 def test_keys_doc_is_current() -> None:
     assert (REPO / "docs" / "keys.md").read_text() == keys_markdown() + "\n"
+    readme = (REPO / "README.md").read_text()
+    start, end = readme.index("<!-- keys:start"), readme.index("<!-- keys:end -->")
+    section = readme[readme.index("\n", start) + 1:end].strip()
+    assert section == keys_markdown().replace("## Keys", "## Keys (the dashboard)", 1).strip()
 
 
 async def test_marks_and_confirm_cancel(demo_cloud: Cloud) -> None:

@@ -3,8 +3,9 @@
 (Disk snapshots, the storage feature, are tested in tests/test_disk_snapshots.py.)
 
 The demo inventory has fixed timestamps; the app gets a fixed clock and fixed host facts and
-does not reconcile (the demo's "running" instances have no QEMU), and times print in UTC, so
-nothing ticks. Review a changed SVG before `pytest --snapshot-update`.
+does not reconcile (the demo's "running" instances have no QEMU), the metrics sampler is off
+and the recorded samples are read on the demo clock, and times print in UTC, so nothing
+ticks. Review a changed SVG before `pytest --snapshot-update`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from textual.widgets import Input
 from app.ui import LecsApp
 from backend import Cloud
 from backend.paths import Paths
-from sample_data.demo import demo_clock, demo_facts, load_demo
+from sample_data.demo import demo_clock, demo_facts, follow_demo_clock, load_demo
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 PANES = {"instances": "1", "images": "2", "disks": "3", "security-groups": "4",
@@ -39,6 +40,7 @@ def demo_cloud(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     time.tzset()
     load_demo(home)
     cloud = Cloud(Paths.from_env(str(home)))
+    follow_demo_clock(cloud)  # the demo's recorded metrics are "the last 24 h"
     yield cloud
     cloud.close()
     if old_tz is None:
@@ -49,7 +51,7 @@ def demo_cloud(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
 
 
 def demo_app(cloud: Cloud, theme: str = "lecs-dark") -> LecsApp:
-    app = LecsApp(cloud, clock=demo_clock, facts=demo_facts(), reconcile=False)
+    app = LecsApp(cloud, clock=demo_clock, facts=demo_facts(), reconcile=False, sampler=False)
     app.theme = theme
     return app
 
@@ -102,3 +104,28 @@ def test_confirm_delete(snap_compare: Any, demo_cloud: Cloud) -> None:
 def test_instance_detail(snap_compare: Any, demo_cloud: Cloud) -> None:
     keys = ["G", "i"]  # the last row: web-2, running
     assert snap_compare(demo_app(demo_cloud), press=keys, terminal_size=(160, 48))
+
+
+METRICS_VIEWS = {  # the Metrics pane over the demo's recorded samples and alarm rules
+    "window-1h": (["5", "w"], (120, 40), "lecs-dark"),
+    "window-24h": (["5", "w", "w"], (120, 40), "lecs-dark"),
+    "web-2-light": (["5", "down"], (160, 48), "lecs-light"),
+    "alarm-list": (["5", "a"], (100, 30), "lecs-dark"),
+}
+
+
+@pytest.mark.parametrize("view", METRICS_VIEWS)
+def test_metrics_view(snap_compare: Any, demo_cloud: Cloud, view: str) -> None:
+    keys, size, theme = METRICS_VIEWS[view]
+    assert snap_compare(demo_app(demo_cloud, theme), press=keys, terminal_size=size)
+
+
+def test_metrics_new_alarm_modal(snap_compare: Any, demo_cloud: Cloud) -> None:
+    keys = ["5", "n", "ctrl+u", *"hot", "tab", "tab", "tab", "tab", "tab", "ctrl+u", *"150"]
+    assert snap_compare(demo_app(demo_cloud), press=keys, terminal_size=(80, 30),
+                        run_before=still_inputs)
+
+
+def test_disks_snapshot_tree(snap_compare: Any, demo_cloud: Cloud) -> None:
+    keys = ["3", "down", "down", "down", "enter"]  # db-1-data: four snapshots, two branches
+    assert snap_compare(demo_app(demo_cloud), press=keys, terminal_size=(80, 24))

@@ -1,4 +1,5 @@
-"""Images (IMS): the catalogue of bootable images; import with progress, delete with confirm."""
+"""Images (IMS): the catalogue of bootable images; import (file or URL) and create from a
+stopped instance with progress and cancel; delete asks first (refused while in use)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def image_row(image: Image, in_use: int) -> Row:
 class ImagesPane(Pane):
     NAME = "images"
     TITLE = "Images"
-    EMPTY = "No images: press n to import a qcow2 or raw disk image."
+    EMPTY = "No images: press n to import a disk image from a file or an http(s) URL."
     COLUMNS = [
         Column("name", "NAME", 8, 24),
         Column("id", "ID", 14, 14, priority=2),
@@ -45,8 +46,14 @@ class ImagesPane(Pane):
         Column("checksum", "SHA256", 12, 12, priority=6),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "import_image", "Import", tooltip="Import a disk image, with progress"),
-        Binding("D", "delete", "Delete", tooltip="Delete the image (asks first)"),
+        Binding("n", "import_image", "Import",
+                tooltip="Import a disk image from a file or an http(s) URL, with progress"),
+        Binding("c", "create_image", "From instance",
+                tooltip="Create an image from a stopped instance's system disk"),
+        Binding("X", "cancel_import", "Cancel import", show=False,
+                tooltip="Cancel the import or image creation in progress"),
+        Binding("D", "delete", "Delete",
+                tooltip="Delete the image (asks first; refused while in use)"),
     ]
 
     def refresh_data(self) -> None:
@@ -58,6 +65,13 @@ class ImagesPane(Pane):
 
     def action_import_image(self) -> None:
         self.lecs.open_import_image()
+
+    def action_create_image(self) -> None:
+        self.lecs.create_image()
+
+    def action_cancel_import(self) -> None:
+        row = self.table.current_row
+        self.lecs.cancel_imports(row.cells[0] if row else None)
 
     def action_delete(self) -> None:
         key = self.table.current_key

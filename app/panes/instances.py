@@ -9,8 +9,9 @@ from textual.binding import Binding, BindingType
 
 from app.panes.base import Pane
 from app.render import duration
+from app.widgets.sparklines import percent
 from app.widgets.vtable import Column, Row, VirtualTable
-from backend.models import Instance, InstanceState
+from backend.models import Instance, InstanceState, MetricSample
 
 S = InstanceState
 STATE_STYLE = {
@@ -31,14 +32,25 @@ def tags_text(tags: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
 
-def instance_row(inst: Instance, now: float) -> Row:
+def cpu_cell(inst: Instance, latest: dict[str, MetricSample]) -> tuple[str, str]:
+    """Live CPU % and its style: "-" without a sample, "n/a" when the sample has none."""
+    sample = latest.get(inst.id)
+    if sample is None or inst.state is not S.RUNNING:
+        return "-", "muted"
+    value = sample.values.get("cpu_util")
+    return percent(value), "busy" if value is not None and value >= 80 else ""
+
+
+def instance_row(inst: Instance, now: float,
+                 latest: dict[str, MetricSample] | None = None) -> Row:
+    cpu, cpu_style = cpu_cell(inst, latest or {})
     uptime = duration(now - inst.started_at) if inst.state is S.RUNNING and inst.started_at \
         else "-"
     cells = (
         inst.name, inst.id, inst.state.value, inst.type, f"{inst.vcpus}/{inst.memory_mib}M",
-        inst.image_name, ports(inst), uptime, tags_text(inst.tags),
+        inst.image_name, ports(inst), uptime, tags_text(inst.tags), cpu,
     )
-    styles = ("", "muted", state_style(inst.state), "", "", "", "", "", "muted")
+    styles = ("", "muted", state_style(inst.state), "", "", "", "", "", "muted", cpu_style)
     fields = {"name": inst.name, "id": inst.id, "state": inst.state.value, "type": inst.type,
               "image": inst.image_name}
     return Row(inst.id, cells, styles, fields, inst.tags)
@@ -65,6 +77,7 @@ class InstancesPane(Pane):
         Column("ports", "HOST PORTS", 10, 24, priority=4),
         Column("uptime", "UPTIME", 6, 8, priority=1, align_right=True),
         Column("tags", "TAGS", 8, 40, priority=7, flex=True),
+        Column("cpu", "CPU", 5, 6, priority=5, align_right=True),  # live, from the sampler
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "create", "New", tooltip="Create an instance (name, image, type, tags)"),
@@ -94,7 +107,8 @@ class InstancesPane(Pane):
         if seen == self._seen and self.table.rows:
             return
         self._seen = seen
-        self.set_rows([instance_row(i, now) for i in instances])
+        latest = self.lecs.cloud.metrics.latest()
+        self.set_rows([instance_row(i, now, latest) for i in instances])
 
     # ---- selection -----------------------------------------------------------------
     def selected(self) -> list[Instance]:

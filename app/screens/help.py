@@ -39,12 +39,17 @@ def _rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
 
 
 def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    from app.panes.disks import DisksPane
     from app.panes.images import ImagesPane
     from app.panes.instances import InstancesPane
+    from app.panes.metrics import MetricsPane
+    from app.panes.security_groups import SecurityGroupsPane
     from app.screens.confirm import ConfirmScreen
     from app.screens.console import ConsoleScreen
     from app.screens.create_instance import CreateInstanceScreen
+    from app.screens.disk_detail import DiskDetailScreen
     from app.screens.instance_detail import InstanceDetailScreen
+    from app.screens.keypair_list import KeyPairsScreen
     from app.ui import LecsApp
     from app.widgets.vtable import VirtualTable
 
@@ -61,6 +66,14 @@ def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Tables", table_rows),
         ("Instances pane", _rows(InstancesPane.BINDINGS)),
         ("Images pane", _rows(ImagesPane.BINDINGS)),
+        ("Disks pane", _rows(DisksPane.BINDINGS)),
+        ("Disk details (snapshot tree)", _rows(DiskDetailScreen.BINDINGS)),
+        ("Security groups pane", _rows(SecurityGroupsPane.BINDINGS) + [
+            ("tab", "Next table: groups, the selected group's rules, open ports"),
+            ("enter", "On a group: go to its rules")]),
+        ("Key pairs (p on Security groups)", _rows(KeyPairsScreen.BINDINGS)),
+        ("Metrics pane", _rows(MetricsPane.BINDINGS) + [
+            ("tab", "Next table: the fleet (its cursor picks the charts), the alarm list")]),
         ("Instance details", _rows(InstanceDetailScreen.BINDINGS)),
         ("Serial console", _rows(ConsoleScreen.BINDINGS)),
         ("Dialogs", _rows(CreateInstanceScreen.BINDINGS) + _rows(ConfirmScreen.BINDINGS)),

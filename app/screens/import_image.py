@@ -1,103 +1,107 @@
-"""Import a disk image (qcow2, raw, vmdk, …): path, name and OS, validated before it runs."""
+"""Import a disk image (qcow2, raw, vmdk, …) from a file or an http(s) URL, validated first."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input, Label
 
+from app.screens.form import FormScreen, field, name_error
 from backend import validate
 from backend.errors import ValidationError
+from backend.image_transfer import check_sha256, check_url
+
+DEFAULT_NAME = "debian-12"
 
 
 @dataclass(slots=True, frozen=True)
 class ImportSpec:
-    path: str
+    source: str  # a file path or an http(s) URL
     name: str
     os_name: str
+    checksum: str | None = None  # sha256 to verify a download against
+
+    @property
+    def is_url(self) -> bool:
+        return is_url(self.source)
 
 
-class ImportImageScreen(ModalScreen[ImportSpec | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "submit", "Import"),
-    ]
+def is_url(source: str) -> bool:
+    return source.lower().startswith(("http://", "https://"))
+
+
+def source_error(source: str) -> str:
+    try:
+        if is_url(source):
+            check_url(source)
+        else:
+            validate.existing_file(source, "image file")
+    except ValidationError as exc:
+        return str(exc)
+    return ""
+
+
+def checksum_error(source: str, checksum: str) -> str:
+    if not checksum:
+        return ""
+    if not is_url(source):
+        return "a checksum is verified for downloads; a file's sha256 is recorded on import"
+    try:
+        check_sha256(checksum)
+    except ValidationError as exc:
+        return str(exc)
+    return ""
+
+
+def stem(source: str) -> str:
+    """`…/debian-12-genericcloud-amd64.qcow2?x=1` → `debian-12-genericcloud-amd64`."""
+    path = urlsplit(source).path if is_url(source) else source
+    return PurePosixPath(path).name.split(".")[0][:64]
+
+
+class ImportImageScreen(FormScreen[ImportSpec]):
+    HEADING = "Import image"
+    SUBMIT = "Import"
+    DIALOG_ID = "import-dialog"
 
     def __init__(self, taken: set[str]) -> None:
-        super().__init__(classes="modal")
+        super().__init__()
         self.taken = taken
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="import-dialog"):
-            yield Static("[b]Import image[/b]", classes="dialog-title")
-            yield Label("Disk image file")
-            yield Input(placeholder="~/Downloads/debian-12-genericcloud-amd64.qcow2", id="path",
-                        compact=True)
-            yield Label("", id="path-error", classes="field-error")
-            yield Label("Name")
-            yield Input(placeholder="debian-12", id="name", compact=True)
-            yield Label("", id="name-error", classes="field-error")
-            yield Label("OS (optional)")
-            yield Input(placeholder="Debian 12", id="os", compact=True)
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel", compact=True)
-                yield Button("Import (ctrl+s)", id="import", variant="primary", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#path", Input).focus()
-
-    def _errors(self) -> tuple[str, str]:
-        path = self.query_one("#path", Input).value.strip()
-        name = self.query_one("#name", Input).value.strip()
-        path_error = name_error = ""
-        try:
-            validate.existing_file(path, "image file")
-        except ValidationError as exc:
-            path_error = str(exc)
-        try:
-            validate.name(name, "image name")
-            if name in self.taken:
-                name_error = f"an image named {name!r} exists already"
-        except ValidationError as exc:
-            name_error = str(exc)
-        return path_error, name_error
+    def fields(self) -> ComposeResult:
+        yield from field("Disk image file or http(s) URL", "path",
+                         "~/Downloads/debian-12-genericcloud-amd64.qcow2 or https://…")
+        yield from field("Name", "name", DEFAULT_NAME)
+        yield from field("OS (optional)", "os", "Debian 12")
+        yield from field("SHA-256 to verify (optional, downloads)", "checksum",
+                         "sha256:<64 hex digits>")
+        yield Label("Progress shows above the footer; X on Images (or click ✕) cancels.",
+                    classes="hint")
 
     @on(Input.Changed, "#path")
     def _path_changed(self, event: Input.Changed) -> None:
         name = self.query_one("#name", Input)
         if event.value and not name.value:
-            stem = Path(event.value).name.split(".")[0]
-            name.placeholder = stem or "debian-12"
+            name.placeholder = stem(event.value.strip()) or DEFAULT_NAME
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
+    @on(Input.Changed, "#name")
+    def _name_changed(self, event: Input.Changed) -> None:
+        value = event.value.strip()
+        self.show_error("name", name_error(value, "image name", self.taken) if value else "")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "import":
-            self.action_submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_submit(self) -> None:
-        name_input = self.query_one("#name", Input)
-        if not name_input.value.strip() and name_input.placeholder != "debian-12":
-            name_input.value = name_input.placeholder
-        path_error, name_error = self._errors()
-        self.query_one("#path-error", Label).update(path_error)
-        self.query_one("#name-error", Label).update(name_error)
-        if path_error or name_error:
-            return
-        self.dismiss(ImportSpec(self.query_one("#path", Input).value.strip(),
-                                name_input.value.strip(),
-                                self.query_one("#os", Input).value.strip()))
+    def result(self) -> ImportSpec | None:
+        placeholder = self.query_one("#name", Input).placeholder
+        name = self.value("name") or (placeholder if placeholder != DEFAULT_NAME else "")
+        source, checksum = self.value("path"), self.value("checksum")
+        problems = [
+            self.show_error("path", source_error(source)),
+            self.show_error("name", name_error(name, "image name", self.taken)),
+            self.show_error("checksum", checksum_error(source, checksum)),
+        ]
+        if any(problems):
+            return None
+        return ImportSpec(source, name, self.value("os"), checksum or None)

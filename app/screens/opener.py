@@ -43,22 +43,14 @@ class OpensScreens(App[None]):
         def done(spec: CreateSpec | None) -> None:
             if spec is not None:
                 self.run_op("instance.create", spec.name, self.cloud.instances.create,
-                            spec.name, spec.image, spec.itype, tags=spec.tags)
+                            spec.name, spec.image, spec.itype, tags=spec.tags,
+                            sgs=spec.sgs or None, keypair=spec.keypair, hostname=spec.hostname,
+                            user_data=spec.user_data, start=spec.start)
 
         screen = CreateInstanceScreen(self.cloud.images.list(), self.cloud.types.list(),
-                                      {i.name for i in self.instances})
+                                      {i.name for i in self.instances}, self.cloud.sgs.list(),
+                                      [k.name for k in self.cloud.keypairs.list()])
         self.push_screen(screen, done)
-
-    def open_import_image(self) -> None:
-        from app.screens.import_image import ImportImageScreen, ImportSpec
-
-        def done(spec: ImportSpec | None) -> None:
-            if spec is not None:
-                self.action_show_pane("images")
-                self.run_op("image.import", spec.name, self.cloud.images.import_disk,
-                            spec.path, spec.name, os_name=spec.os_name, progress=True)
-
-        self.push_screen(ImportImageScreen({i.name for i in self.cloud.images.list()}), done)
 
     def open_detail(self, instance_id: str) -> None:
         from app.screens.instance_detail import InstanceDetailScreen
@@ -105,8 +97,10 @@ class OpensScreens(App[None]):
         inst = self.find(instance_id)
         if inst is None:
             return
-        try:
-            argv = ssh_argv(inst)
+        try:  # the key pair's private key, as `lecs instance ssh` uses it
+            key = (self.cloud.keypairs.get(inst.key_pair).private_key_path
+                   if inst.key_pair else "")
+            argv = ssh_argv(inst, key=key or None)
         except LecsError as exc:
             self.notify(str(exc), severity="error", title="ssh")
             return
@@ -115,15 +109,3 @@ class OpensScreens(App[None]):
                 subprocess.run(argv, check=False)
         except Exception as exc:  # SuspendNotSupported in a browser or a headless run
             self.notify(f"cannot suspend to run ssh here: {exc}", severity="error")
-
-    def delete_image(self, image_id: str) -> None:
-        try:
-            image = self.cloud.images.get(image_id)
-        except LecsError as exc:
-            self.notify(str(exc), severity="error")
-            return
-
-        def go() -> None:
-            self.run_op("image.delete", image.name, self.cloud.images.delete, image.id)
-
-        self.confirm(f"Delete image {image.name!r} and its files?", go)

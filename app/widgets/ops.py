@@ -22,6 +22,7 @@ class Operation:
     started: float
     fraction: float | None = None  # known progress, 0..1
     detail: str = ""
+    cancel: Callable[[], None] | None = None  # set for operations that can be cancelled
 
     @property
     def label(self) -> str:
@@ -38,8 +39,10 @@ class Operations:
     changed: Callable[[], None] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def begin(self, action: str, resource: str) -> Operation:
-        op = Operation(next(self._ids), action, resource, self.clock())
+    def begin(
+        self, action: str, resource: str, cancel: Callable[[], None] | None = None
+    ) -> Operation:
+        op = Operation(next(self._ids), action, resource, self.clock(), cancel=cancel)
         self.running[op.id] = op
         self._notify()
         return op
@@ -95,10 +98,15 @@ class OpsBar(Static):
         for op in self.ops.running.values():
             if op.fraction is not None:
                 tail = f"{bar(op.fraction)} {op.fraction:4.0%}"
+                if op.detail and op.detail != op.resource:  # a phase: download, convert
+                    tail = f"{op.detail} {tail}"
             else:
                 tail = f"{self.ops.elapsed(op):.1f}s"
-            parts.append(Content.from_markup(
+            part = Content.from_markup(
                 "[$warning]$frame[/] $label [$text-muted]$tail[/]",
                 frame=frame, label=op.label, tail=tail,
-            ))
+            )
+            if op.cancel is not None:  # click ✕ to cancel (X on the Images pane)
+                part += Content.from_markup(f" [@click=app.cancel_op({op.id})]✕[/]")
+            parts.append(part)
         self.update(Content("   ").join(parts))
