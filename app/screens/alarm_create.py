@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from app.screens.form import SubmitCancel
 from backend import validate
 from backend.errors import ValidationError
 from backend.metrics.catalogue import HOST, HOST_METRICS, INSTANCE_METRICS, metric, parse_duration
@@ -89,7 +90,7 @@ def check(spec: AlarmSpec, taken: set[str]) -> dict[str, str]:
     return errors
 
 
-class AlarmCreateScreen(ModalScreen[AlarmSpec | None]):
+class AlarmCreateScreen(SubmitCancel, ModalScreen[AlarmSpec | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close the dialog"),
         Binding("ctrl+s", "submit", "Create", tooltip="Submit the dialog (enter in a field too)"),
@@ -186,19 +187,6 @@ class AlarmCreateScreen(ModalScreen[AlarmSpec | None]):
     @on(Select.Changed, "#metric")
     def _metric_changed(self) -> None:
         self._show(check(self.spec(), self.taken), "threshold")
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "create":
-            self.action_submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def action_submit(self) -> None:
         spec = self.spec()

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
+from app.screens.form import SubmitCancel
 from backend import validate
 from backend.errors import ValidationError
 from backend.models import Image, InstanceType, SecurityGroup
@@ -89,7 +90,7 @@ def check_groups(names: list[str], groups: list[SecurityGroup], instance: str) -
     return ""
 
 
-class CreateInstanceScreen(ModalScreen[CreateSpec | None]):
+class CreateInstanceScreen(SubmitCancel, ModalScreen[CreateSpec | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close the dialog"),
         Binding("ctrl+s", "submit", "Create", tooltip="Submit the dialog (enter in a field too)"),
@@ -179,19 +180,6 @@ class CreateInstanceScreen(ModalScreen[CreateSpec | None]):
     @on(SelectionList.SelectedChanged)
     def _groups_changed(self) -> None:
         self._show("sgs", check_groups(self._groups(), self.groups, self._value("name")))
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "create":
-            self.action_submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def action_submit(self) -> None:
         name = self._value("name")

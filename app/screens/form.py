@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, TypeVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -43,7 +42,29 @@ def field(label: str, field_id: str, placeholder: str = "", value: str = "",
     yield Label("", id=f"{field_id}-error", classes="field-error")
 
 
-class FormScreen(ModalScreen[T | None]):
+class SubmitCancel:
+    """Dialog plumbing shared by the modal forms: enter in a field or the submit button
+    submits (`action_submit`), the other button or esc cancels."""
+
+    SUBMIT_BUTTON: ClassVar[str] = "create"
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == self.SUBMIT_BUTTON:
+            self.action_submit()
+        else:
+            self.dismiss(None)  # type: ignore[attr-defined]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)  # type: ignore[attr-defined]
+
+    def action_submit(self) -> None:
+        raise NotImplementedError
+
+
+class FormScreen(SubmitCancel, ModalScreen[T | None]):
     """Subclasses yield their fields and turn them into a result (None while invalid)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -52,6 +73,7 @@ class FormScreen(ModalScreen[T | None]):
     ]
     HEADING: ClassVar[str] = ""
     SUBMIT: ClassVar[str] = "OK"
+    SUBMIT_BUTTON = "submit"
     DIALOG_ID: ClassVar[str] = "form-dialog"
 
     def __init__(self) -> None:
@@ -88,21 +110,8 @@ class FormScreen(ModalScreen[T | None]):
         self.query_one(f"#{field_id}-error", Label).update(text)
         return text
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "submit":
-            self.action_submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
     def action_submit(self) -> None:
         answer = self.result()
         if answer is not None:
             self.dismiss(answer)
+

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from app.screens.form import SubmitCancel
 from backend import validate
 from backend.errors import ValidationError
 from backend.network.keypairs import MAX_KEY, parse_public_key
@@ -63,7 +64,8 @@ def check_private_key(value: str) -> str:
     return ""
 
 
-class ImportKeyScreen(ModalScreen[KeySpec | None]):
+class ImportKeyScreen(SubmitCancel, ModalScreen[KeySpec | None]):
+    SUBMIT_BUTTON = "save"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+s", "submit", "Save", show=False),
@@ -113,19 +115,6 @@ class ImportKeyScreen(ModalScreen[KeySpec | None]):
         field = event.input.id or ""
         error = self._errors().get(field, "") if event.value else ""
         self.query_one(f"#{field}-error", Label).update(error)
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.action_submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def action_submit(self) -> None:
         errors = self._errors()

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from app.screens.form import SubmitCancel
 from backend.errors import ValidationError
 from backend.models import Action, Direction, Protocol, SecurityGroup
 from backend.network import rules
@@ -54,7 +55,8 @@ def _options(kind: type[Direction] | type[Protocol] | type[Action]) -> list[tupl
     return [(m.value, m.value) for m in kind]
 
 
-class AddRuleScreen(ModalScreen[RuleInput | None]):
+class AddRuleScreen(SubmitCancel, ModalScreen[RuleInput | None]):
+    SUBMIT_BUTTON = "add"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+s", "submit", "Add", show=False),
@@ -154,19 +156,6 @@ class AddRuleScreen(ModalScreen[RuleInput | None]):
             self.query_one("#cidr", Input).value = ""
         if self.query_one("#ports", Input).value:
             self.show_errors({"ports", "cidr", "rule"})
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "add":
-            self.action_submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def action_submit(self) -> None:
         errors = self.show_errors()

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from app.screens.form import SubmitCancel
 from backend import validate
 from backend.errors import ValidationError
 from backend.network.rules import MAX_DESCRIPTION
@@ -39,7 +40,7 @@ def check_description(value: str) -> str:
     return ""
 
 
-class CreateGroupScreen(ModalScreen[GroupSpec | None]):
+class CreateGroupScreen(SubmitCancel, ModalScreen[GroupSpec | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+s", "submit", "Create", show=False),
@@ -74,19 +75,6 @@ class CreateGroupScreen(ModalScreen[GroupSpec | None]):
     @on(Input.Changed, "#description")
     def _description_changed(self, event: Input.Changed) -> None:
         self.query_one("#description-error", Label).update(check_description(event.value))
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "create":
-            self.action_submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def action_submit(self) -> None:
         name = self.query_one("#name", Input).value.strip()
