@@ -46,12 +46,20 @@ async def image_list(cloud: Cloud, args: argparse.Namespace) -> None:
     out(args, images, lambda: render.table(
         ["ID", "NAME", "FORMAT", "SIZE", "STATE", "OS", "CHECKSUM"],
         [[i.id, i.name, i.format, render.size(i.size_bytes), i.state.value, i.os,
-          i.checksum[:12]] for i in images]))
+          _short_checksum(i.checksum, 12)] for i in images]))
+
+
+def _short_checksum(checksum: str, digits: int = 16) -> str:
+    """`blake3:0123…` — the algorithm and the first `digits` hex digits."""
+    algorithm, _, value = checksum.rpartition(":")
+    if not value:
+        return ""
+    return f"{algorithm}:{value[:digits]}…" if algorithm else f"{value[:digits]}…"
 
 
 def _image_disks(image: Any) -> list[str]:
     return [f"disk {d.position}: {d.role} {d.size_gib} GiB {d.format}"
-            f"{' encrypted' if d.encrypted else ''} sha256 {d.checksum[:16]}…"
+            f"{' encrypted' if d.encrypted else ''} {_short_checksum(d.checksum)}"
             f" (from {d.source_disk_name or '?'}) {d.path}" for d in image.disks]
 
 
@@ -94,7 +102,7 @@ async def image_import(cloud: Cloud, args: argparse.Namespace) -> None:
             image = await cloud.images.import_disk(args.path, args.name, args.os or "",
                                                    progress=_progress(args))
     out(args, image, lambda: f"imported {image.name} ({image.id}, {image.format}, "
-        f"{render.size(image.size_bytes)}, sha256 {image.checksum[:16]}…)")
+        f"{render.size(image.size_bytes)}, {_short_checksum(image.checksum)})")
 
 
 async def image_create_from_instance(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -264,7 +272,7 @@ def build_parser() -> Parser:
     p = verb(im, "import", image_import, "import a disk image (file or http(s) URL) or a"
              " kernel+initrd")
     p.add_argument("path", nargs="?", help="a file, or an http:// or https:// URL")
-    p.add_argument("--checksum", help="sha256:HEX to verify a download against")
+    p.add_argument("--checksum", help="sha256:HEX (or blake3:HEX) to verify a download against")
     p.add_argument("--name", required=True)
     p.add_argument("--kernel")
     p.add_argument("--initrd")

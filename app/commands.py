@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from app.screens.alarm_commands import metrics_commands
-from app.screens.sg_commands import network_commands
-from app.screens.storage_actions import storage_commands
 from app.themes import SHORT_NAMES
 from app.widgets.header import PANES
 
@@ -72,6 +69,11 @@ class LecsCommands(Provider):
         return self.app
 
     def _all(self) -> list[Command]:
+        # Imported on first search: the metrics commands pull in the plotting stack.
+        from app.screens.alarm_commands import metrics_commands
+        from app.screens.sg_commands import network_commands
+        from app.screens.storage_actions import storage_commands
+
         return [*general_commands(self.lecs), *instance_commands(self.lecs),
                 *storage_commands(self.lecs), *network_commands(self.lecs),
                 *metrics_commands(self.lecs)]

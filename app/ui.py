@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -20,12 +21,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from app.commands import LecsCommands
 from app.panes.base import Pane
-from app.panes.disks import DisksPane
-from app.panes.events import EventsPane
-from app.panes.images import ImagesPane
-from app.panes.instances import InstancesPane
-from app.panes.metrics import MetricsPane
-from app.panes.security_groups import SecurityGroupsPane
 from app.screens.storage_actions import StorageActions
 from app.themes import CSS_PATHS, THEMES, default_theme
 from app.widgets.header import PANES, HostHeader, PaneBar
@@ -39,10 +34,20 @@ POLL_INTERVAL = 0.5
 LIVE_PANES = {"metrics", "instances"}  # the sampler ticks each second while one is shown
 SAMPLE_LIVE, SAMPLE_IDLE = 1.0, 10.0
 MAIN_ONLY = {"filter", "jump", "show_pane", "clear"}
-PANE_CLASSES: dict[str, type[Pane]] = {
-    cls.NAME: cls for cls in (InstancesPane, ImagesPane, DisksPane, SecurityGroupsPane,
-                              MetricsPane, EventsPane)
+PANE_MODULES = {  # pane name → (module, class); a pane's module is imported when first shown
+    "instances": ("app.panes.instances", "InstancesPane"),
+    "images": ("app.panes.images", "ImagesPane"),
+    "disks": ("app.panes.disks", "DisksPane"),
+    "security-groups": ("app.panes.security_groups", "SecurityGroupsPane"),
+    "metrics": ("app.panes.metrics", "MetricsPane"),
+    "events": ("app.panes.events", "EventsPane"),
 }
+
+
+def pane_class(name: str) -> type[Pane]:
+    module, attr = PANE_MODULES[name]
+    cls: type[Pane] = getattr(importlib.import_module(module), attr)
+    return cls
 
 
 class LecsApp(StorageActions):
@@ -81,6 +86,7 @@ class LecsApp(StorageActions):
         super().__init__()
         self.sampling = reconcile if sampler is None else sampler
         self._unsubscribe: Callable[[], None] | None = None
+        self._sampler_started = False
         self.cloud = cloud
         self.clock = clock
         self.facts = facts  # None until fetched off the first frame's path (a subprocess)
@@ -103,31 +109,42 @@ class LecsApp(StorageActions):
         yield HostHeader(self.facts, id="host")
         yield PaneBar(id="panebar")
         with Container(id="panes"):  # the other panes are mounted when first shown
-            yield PANE_CLASSES[self.pane_name]()
+            yield pane_class(self.pane_name)()
         yield OpsBar(self.ops, id="ops")
         yield Prompt(id="prompt")
         yield Footer(compact=True)
 
+    def on_load(self) -> None:
+        # No cyclic GC while the first frame is built (the inventory, rows, widgets, CSS are
+        # all kept): full passes over every tracked object would only slow it. on_ready
+        # freezes what is alive and turns it back on.
+        gc.disable()
+
     def on_mount(self) -> None:
         self.query_one(HostHeader).set_instances(self.instances)
+        self._schedule_poll()
+
+    def on_ready(self) -> None:
+        # Host facts (a subprocess, psutil), alarm notices and the sampler start once the
+        # first frame is up: it does not need them, and they would compete with it.
         if self.facts is None:
             self.load_facts()
-        self._schedule_poll()
         self._unsubscribe = self.cloud.alarms.subscribe(self._alarm_changed)
         if self.sampling:
             self.cloud.metrics.start(self._sample_interval())
-
-    def on_ready(self) -> None:
+            self._sampler_started = True
         # Everything alive at the first frame (modules, CSS, widgets, the inventory) lives
         # as long as the app: keep it out of full GC passes, which otherwise stall a frame
         # by 50-70 ms with 10,000 rows on screen.
         gc.freeze()
+        gc.enable()
 
     async def on_unmount(self) -> None:
         gc.unfreeze()  # the app is going: let its objects be collected again
+        gc.enable()  # in case it goes before its first frame
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self.sampling:
+        if self._sampler_started:
             await self.cloud.metrics.stop()
 
     # ---- monitoring: the sampler's pace, alarm notices ------------------------------
@@ -256,7 +273,7 @@ class LecsApp(StorageActions):
             self.cloud.metrics.set_interval(self._sample_interval())
         found = container.query_children(f"#{name}")
         if not found:
-            container.mount(PANE_CLASSES[name]())  # refreshes and focuses itself on mount
+            container.mount(pane_class(name)())  # refreshes and focuses itself on mount
             return
         pane = found.first(Pane)
         if pane.is_mounted:

@@ -1,27 +1,35 @@
-"""Cloud: the one facade the dashboard and the CLI call. It never imports the UI."""
+"""Cloud: the one facade the dashboard and the CLI call. It never imports the UI.
+
+Services the Instances view does not need at start (storage, monitoring) are built — and
+their modules imported — on first access, so opening the dashboard stays quick; the
+attribute API (`cloud.disks`, `cloud.metrics`, …) is unchanged.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
-
-import psutil
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from backend import accel
 from backend.audit import Audit
-from backend.backups import Backups
 from backend.catalogue import Catalogue
-from backend.disks import Disks
 from backend.driver import Driver
 from backend.images import Images
 from backend.instances import Instances
-from backend.keystore import KeyStore
-from backend.metrics.service import Metrics
 from backend.models import HostFacts
 from backend.paths import Paths
 from backend.qemu.local import LocalDriver
-from backend.snapshots import Snapshots
 from backend.store import Store
+
+if TYPE_CHECKING:
+    from backend.backups import Backups
+    from backend.disks import Disks
+    from backend.keystore import KeyStore
+    from backend.metrics.alarms import Alarms
+    from backend.metrics.service import Metrics
+    from backend.snapshots import Snapshots
 
 
 class Cloud:
@@ -42,16 +50,44 @@ class Cloud:
         self.sgs = self.instances.net.groups
         self.keypairs = self.instances.net.keypairs
         self.networks = self.instances.net.networks
-        # Storage: disks (EVS), snapshots, backups (CSBS), per-disk keys (KMS analog).
-        self.keys = KeyStore(self.paths)
-        self.disks = Disks(self.store, self.paths, self.audit, self.driver,
-                           self.instances.locks, self.keys)
-        self.snapshots = Snapshots(self.store, self.audit, self.driver, self.disks)
-        self.backups = Backups(self.store, self.paths, self.audit, self.driver, self.disks,
-                               self.keys, self.instances.locks)
-        # Monitoring: history, sampler, alarms (API in backend/metrics/__init__.py).
-        self.metrics = Metrics(self.store, self.driver, self.paths, self.audit)
-        self.alarms = self.metrics.alarms
+
+    # Storage: disks (EVS), snapshots, backups (CSBS), per-disk keys (KMS analog).
+    @cached_property
+    def keys(self) -> KeyStore:
+        from backend.keystore import KeyStore
+
+        return KeyStore(self.paths)
+
+    @cached_property
+    def disks(self) -> Disks:
+        from backend.disks import Disks
+
+        return Disks(self.store, self.paths, self.audit, self.driver,
+                     self.instances.locks, self.keys)
+
+    @cached_property
+    def snapshots(self) -> Snapshots:
+        from backend.snapshots import Snapshots
+
+        return Snapshots(self.store, self.audit, self.driver, self.disks)
+
+    @cached_property
+    def backups(self) -> Backups:
+        from backend.backups import Backups
+
+        return Backups(self.store, self.paths, self.audit, self.driver, self.disks,
+                       self.keys, self.instances.locks)
+
+    # Monitoring: history, sampler, alarms (API in backend/metrics/__init__.py).
+    @cached_property
+    def metrics(self) -> Metrics:
+        from backend.metrics.service import Metrics
+
+        return Metrics(self.store, self.driver, self.paths, self.audit)
+
+    @property
+    def alarms(self) -> Alarms:
+        return self.metrics.alarms
 
     @classmethod
     async def open(cls, home: str | None = None) -> Cloud:
@@ -61,6 +97,8 @@ class Cloud:
         return cloud
 
     def host_facts(self) -> HostFacts:
+        import psutil
+
         return HostFacts(
             qemu_version=accel.qemu_version(),
             accel=self.driver.accel,
@@ -71,5 +109,6 @@ class Cloud:
         )
 
     def close(self) -> None:
-        self.metrics.close()
+        if "metrics" in self.__dict__:  # built only if something used monitoring
+            self.metrics.close()
         self.store.close()

@@ -3,10 +3,11 @@
 Both show as `creating` while they run, report progress as (fraction, phase), and are
 cancellable: cancelling the task (or Ctrl-C in the CLI) removes the partial files and the
 row, and the audit trail records the failure. A downloaded qcow2/raw is kept as is; vmdk,
-vdi and friends are converted to qcow2 by qemu-img. The checksum recorded for a download is
-the sha256 of the bytes received (what a publisher's SHA256SUMS lists); a given `checksum`
-is verified before anything is kept. An image from an instance records the disks it
-captured (system, and data disks for a full-instance image) in `image_disks`.
+vdi and friends are converted to qcow2 by qemu-img. The checksum recorded for an import is
+the BLAKE3 of the bytes imported, as `blake3:<hex>` (image_disks.file_checksum); a given
+`checksum` (`sha256:<hex>` as a publisher's SHA256SUMS lists, or `blake3:<hex>`) is verified
+before anything is kept, and sha256 is computed only then. An image from an instance records
+the disks it captured (system, and data disks for a full-instance image) in `image_disks`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import blake3
+
 from backend import image_disks
 from backend.errors import LecsError, NotFoundError, StateError, ValidationError
 from backend.ids import new_id
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float, str], None]
 SHA256_RE = re.compile(r"^(sha256:)?([0-9a-fA-F]{64})$")
+CHECKSUM_RE = re.compile(r"^(?:(sha256|blake3):)?([0-9a-fA-F]{64})$")
 CHUNK = 1 << 20
 
 
@@ -64,6 +68,18 @@ def check_sha256(value: str | None) -> str | None:
     return found.group(2).lower()
 
 
+def check_checksum(value: str | None) -> tuple[str, str] | None:
+    """An expected checksum as (algorithm, hex): `sha256:HEX`, bare HEX (sha256) or
+    `blake3:HEX`."""
+    if value is None:
+        return None
+    found = CHECKSUM_RE.match(value.strip())
+    if not found:
+        raise ValidationError("invalid checksum: expected sha256:<64 hex digits>"
+                              " or blake3:<64 hex digits>")
+    return found.group(1) or "sha256", found.group(2).lower()
+
+
 def _httpx() -> ModuleType:
     """httpx, imported on first use and without its command-line module, which would load
     rich (and click) into the engine: the engine never imports UI libraries."""
@@ -74,10 +90,14 @@ def _httpx() -> ModuleType:
     return httpx
 
 
-async def download(url: str, dest: Path, progress: Progress | None) -> tuple[str, int]:
-    """Stream `url` into `dest` (0600); returns (sha256, bytes)."""
+async def download(
+    url: str, dest: Path, progress: Progress | None, sha256: bool = False
+) -> tuple[str, str, int]:
+    """Stream `url` into `dest` (0600); returns (`blake3:<hex>`, sha256 hex or "" unless
+    `sha256`, bytes). Hashing runs on the received chunks, so nothing is read back."""
     httpx = _httpx()
-    digest = hashlib.sha256()
+    digest = blake3.blake3()
+    verify = hashlib.sha256() if sha256 else None
     done = 0
     timeout = httpx.Timeout(30.0, read=60.0)
     try:
@@ -91,6 +111,8 @@ async def download(url: str, dest: Path, progress: Progress | None) -> tuple[str
                 with os.fdopen(fd, "wb") as fout:
                     async for chunk in reply.aiter_bytes(CHUNK):
                         digest.update(chunk)
+                        if verify is not None:
+                            verify.update(chunk)
                         fout.write(chunk)
                         done += len(chunk)
                         if progress:
@@ -100,7 +122,7 @@ async def download(url: str, dest: Path, progress: Progress | None) -> tuple[str
                         f" {exc or type(exc).__name__}") from None
     if progress:
         progress(1.0, "download")
-    return digest.hexdigest(), done
+    return "blake3:" + digest.hexdigest(), verify.hexdigest() if verify else "", done
 
 
 def _kernel_copy(src: Path, dest: Path, progress: Progress | None, label: str) -> None:
@@ -125,15 +147,11 @@ def _kernel_copy(src: Path, dest: Path, progress: Progress | None, label: str) -
         os.close(fd_out)
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fin:
-        return hashlib.file_digest(fin, "sha256").hexdigest()
-
-
 async def copy_hashing(src: Path, dest: Path, progress: Progress | None, label: str) -> str:
-    """Copy src to dest (0600) and return src's sha256; the hash runs on another thread
-    (hashlib drops the GIL) while the kernel copies, so the two overlap."""
-    digest, _ = await asyncio.gather(asyncio.to_thread(_sha256, src),
+    """Copy src to dest (0600) and return src's checksum (`blake3:<hex>`); the hash runs on
+    another thread (blake3 drops the GIL, and reads src from the page cache) while the
+    kernel copies, so the two overlap and the copy sets the pace."""
+    digest, _ = await asyncio.gather(asyncio.to_thread(image_disks.file_checksum, src),
                                      asyncio.to_thread(_kernel_copy, src, dest, progress, label))
     if progress:
         progress(1.0, label)
@@ -145,7 +163,7 @@ async def convert_hashing(
 ) -> str:
     """qemu-img convert src (vmdk, vdi, …) to a qcow2 dest while hashing src alongside."""
     digest, _ = await asyncio.gather(
-        asyncio.to_thread(_sha256, src),
+        asyncio.to_thread(image_disks.file_checksum, src),
         volume.convert(Volume(src, format=fmt), Volume(dest),
                        lambda f: progress(f, label) if progress else None))
     return digest
@@ -183,17 +201,21 @@ async def import_url(
     with images.audit.track("image.import", name, params) as t:
         images._check_new_name(name)
         check_url(url)
-        expected = check_sha256(checksum)
+        expected = check_checksum(checksum)
         image_id = new_id("img")
         t.resource = image_id
         directory = private_dir(images.paths.images / image_id)
         _creating_row(images, image_id, name, os_name, f"url:{public_url(url)}")
         try:
             part = directory / "download.part"
-            digest, _size = await download(url, part, progress)
-            if expected and digest != expected:
-                raise ValidationError(f"checksum mismatch for {public_url(url)}: expected"
-                                      f" sha256 {expected[:16]}…, got {digest[:16]}…")
+            want_sha256 = expected is not None and expected[0] == "sha256"
+            digest, sha256, _size = await download(url, part, progress, sha256=want_sha256)
+            if expected:
+                algorithm, value = expected
+                got = sha256 if algorithm == "sha256" else digest.removeprefix("blake3:")
+                if got != value:
+                    raise ValidationError(f"checksum mismatch for {public_url(url)}: expected"
+                                          f" {algorithm} {value[:16]}…, got {got[:16]}…")
             try:
                 meta = await img.info(part)
             except LecsError as exc:

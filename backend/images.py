@@ -62,6 +62,7 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 def _to_image(row: dict[str, Any], disks: dict[str, list[ImageDisk]]) -> Image:
     row = dict(row)
     row["state"] = ImageState(row["state"])
+    row["checksum"] = image_disks.normalize_checksum(row["checksum"])
     return Image(**row, disks=disks.get(row["id"], []))
 
 
@@ -108,7 +109,8 @@ class Images:
             t.resource = image_id
             dest_dir = private_dir(self.paths.images / image_id)
             try:
-                # the checksum is the sha256 of the file imported, hashed alongside the copy
+                # the checksum is the BLAKE3 of the file imported (`blake3:<hex>`), hashed
+                # alongside the copy
                 if fmt in {"qcow2", "raw"}:
                     dest = dest_dir / f"disk.{fmt}"
                     checksum = await image_transfer.copy_hashing(src, dest, progress, name)
@@ -171,6 +173,8 @@ class Images:
             except BaseException:
                 shutil.rmtree(dest_dir, ignore_errors=True)
                 raise
+            # a kernel pair's checksum: sha256 over its two files' sha256 hex digests
+            checksum = image_disks.normalize_checksum(checksum)
             image = Image(
                 id=image_id, name=name, format="kernel",
                 size_bytes=k_dest.stat().st_size + i_dest.stat().st_size, os=os_name,

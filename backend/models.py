@@ -79,7 +79,7 @@ class ImageDisk:
     virtual_size: int
     format: str
     encrypted: bool  # LUKS with the image's own key for this disk
-    checksum: str  # sha256 of the file as stored
+    checksum: str  # algorithm:hex checksum (blake3) of the file as stored
     source_disk_id: str = ""
     source_disk_name: str = ""
 

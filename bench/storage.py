@@ -6,9 +6,9 @@ Run: .venv/bin/python bench/storage.py [--runs 9] [--data-mib 512]
    holding `--data-mib` of data and from a 10 MiB one: system disks are copy-on-write
    overlays, so the medians should match (target ratio <= 1.2).
 2. Import of one qcow2 file (`--data-mib` of non-zero data) as lecs does it (copy into the
-   store + sha256) against plain `qemu-img convert -O qcow2` of the same file (target
-   ratio <= 1.1); and, for information, the vmdk path (both sides run qemu-img convert)
-   and an http import from a local server.
+   store + a BLAKE3 checksum hashed alongside the copy) against plain `qemu-img convert -O
+   qcow2` of the same file (target ratio <= 1.1); and, for information, the vmdk path (both
+   sides run qemu-img convert) and an http import from a local server.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend import Cloud  # noqa: E402
+from backend.image_disks import file_checksum  # noqa: E402
 
 
 def sh(*argv: str) -> None:
@@ -120,10 +121,13 @@ async def bench_import(cloud: Cloud, work: Path, runs: int, data_mib: int) -> No
     print(f"ratio import / qemu-img convert: qcow2 {ratio:.2f}, vmdk {ratio_vmdk:.2f},"
           f" qcow2 not cached {ratio_cold:.2f} (target <= 1.1)")
     t0 = time.perf_counter()
+    file_checksum(src)
+    b3 = time.perf_counter() - t0
+    t0 = time.perf_counter()
     with open(src, "rb") as fin:
         hashlib.file_digest(fin, "sha256")
-    print(f"(sha256 of the file alone, the floor of a checksummed import: "
-          f"{(time.perf_counter() - t0) * 1000:.0f} ms)")
+    print(f"(hash of the file alone, overlapped with the copy: blake3 {b3 * 1000:.0f} ms;"
+          f" sha256, as imports hashed before, {(time.perf_counter() - t0) * 1000:.0f} ms)")
 
 
 def evict(path: Path, cold: bool) -> None:

@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import blake3
 import pytest
 
 from backend import Cloud
@@ -25,8 +26,19 @@ async def test_qcow2_import_records_checksum_and_overlays_are_cow(
     qemu_img("create", "-q", "-f", "qcow2", str(src), "2G")
     image = await cloud.images.import_disk(src, "base", os_name="empty")
     assert image.format == "qcow2" and image.size_bytes == 2 << 30
-    assert image.checksum == hashlib.sha256(Path(image.path).read_bytes()).hexdigest()
+    # the BLAKE3 of the file imported, labelled with its algorithm
+    assert image.checksum == "blake3:" + blake3.blake3(src.read_bytes()).hexdigest()
+    assert Path(image.path).read_bytes() == src.read_bytes()
+    assert cloud.images.get("base").checksum == image.checksum
     assert Path(image.path).stat().st_mode & 0o777 == 0o600
+
+    # a row from before BLAKE3 holds a bare sha256 hex digest: it reads back labelled
+    legacy = hashlib.sha256(src.read_bytes()).hexdigest()
+    with cloud.store.transaction() as db:
+        db.table("images").update(image.id, {"checksum": legacy})
+    assert cloud.images.get("base").checksum == f"sha256:{legacy}"
+    with cloud.store.transaction() as db:
+        db.table("images").update(image.id, {"checksum": image.checksum})
 
     inst = await cloud.instances.create("cow", "base", "t1.nano")
     assert await qmp_status(inst.runtime_dir) == "running"  # SeaBIOS finds no boot disk
@@ -73,7 +85,9 @@ async def test_duplicate_image_name_refused(cloud: Cloud, tmp_path: Path) -> Non
 async def test_tiny_is_registered_on_first_run(cloud: Cloud) -> None:
     tiny = cloud.images.get("tiny")
     assert tiny.format == "kernel" and tiny.kernel and tiny.initrd
-    assert "console=ttyS0" in tiny.cmdline and len(tiny.checksum) == 64
+    assert "console=ttyS0" in tiny.cmdline
+    algorithm, _, digest = tiny.checksum.partition(":")
+    assert algorithm == "sha256" and len(digest) == 64  # over the kernel's and initrd's
 
 
 async def test_tags_and_event_filter(cloud: Cloud) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pytest
 
 from backend import Cloud
@@ -55,7 +55,7 @@ def assert_captured(cloud: Cloud, image: Image, src_id: str) -> None:
     assert image.path == image.disks[0].path and image.checksum == image.disks[0].checksum
     for d in image.disks:
         file = Path(d.path)
-        assert d.checksum == hashlib.sha256(file.read_bytes()).hexdigest()
+        assert d.checksum == "blake3:" + blake3.blake3(file.read_bytes()).hexdigest()
         assert file.stat().st_mode & 0o777 == 0o600 and d.size_gib == 1
         info = json.loads(qemu("qemu-img", "info", "--output=json", d.path))
         assert "backing-filename" not in info and info["virtual-size"] == 1 << 30

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import blake3
 import pytest
 
 from backend import Cloud
@@ -73,27 +74,34 @@ async def test_import_from_url_with_progress_checksum_and_conversion(
     qemu("qemu-io", "-c", "write -P 0x5a 0 6M", str(qcow))
     qemu("qemu-img", "convert", "-O", "vmdk", str(qcow), str(root / "cloud.vmdk"))
     digest = hashlib.sha256(qcow.read_bytes()).hexdigest()
+    b3 = blake3.blake3(qcow.read_bytes()).hexdigest()
 
     events: list[tuple[float, str]] = []
     image = await cloud.images.import_url(f"{base}/cloud.qcow2", "web-qcow2", "test",
                                           checksum=f"sha256:{digest}",
                                           progress=lambda f, p: events.append((f, p)))
     assert image.state is ImageState.AVAILABLE and image.format == "qcow2"
-    assert image.checksum == digest and image.size_bytes == 64 << 20
+    # verified against the sha256 asked for; recorded as the BLAKE3 of the bytes received
+    assert image.checksum == f"blake3:{b3}" and image.size_bytes == 64 << 20
     assert image.source == f"url:{base}/cloud.qcow2"
     assert len(events) >= 3 and events[-1] == (1.0, "download")
     assert [f for f, _ in events] == sorted(f for f, _ in events)
     assert Path(image.path).stat().st_mode & 0o777 == 0o600
 
     phases: list[str] = []
+    vmdk_b3 = blake3.blake3((root / "cloud.vmdk").read_bytes()).hexdigest()
     vmdk = await cloud.images.import_url(f"{base}/cloud.vmdk", "web-vmdk",
+                                         checksum=f"blake3:{vmdk_b3.upper()}",
                                          progress=lambda f, p: phases.append(p))
     assert vmdk.format == "qcow2" and {"download", "convert"} <= set(phases)
+    assert vmdk.checksum == f"blake3:{vmdk_b3}"  # of the vmdk received, not the qcow2 kept
     qemu("qemu-img", "compare", str(qcow), vmdk.path)  # same guest-visible bytes
 
     before = (cloud.store.db["images"].count, sorted(os.listdir(cloud.paths.images)))
     for url, checksum, error, text in [
         (f"{base}/cloud.qcow2", "sha256:" + "0" * 64, ValidationError, "checksum mismatch"),
+        (f"{base}/cloud.qcow2", "0" * 64, ValidationError, "expected sha256 0000"),
+        (f"{base}/cloud.qcow2", f"blake3:{digest}", ValidationError, "expected blake3"),
         (f"{base}/cloud.qcow2", "md5:abc", ValidationError, "invalid checksum"),
         (f"{base}/missing.qcow2", None, LecsError, "HTTP 404"),
         ("ftp://127.0.0.1/x.qcow2", None, ValidationError, "use http:// or https://"),
@@ -142,7 +150,7 @@ async def test_image_from_stopped_instance_boots(cloud: Cloud) -> None:
     qemu("qemu-io", "-c", "write -P 0x4c 0 4k", src.disks[0].path)  # 'LLLL…' on its disk
     image = await cloud.images.create_from_instance("golden", "golden-img")
     assert image.format == "kernel" and image.source == f"instance:{src.id}"
-    assert image.checksum == hashlib.sha256(Path(image.path).read_bytes()).hexdigest()
+    assert image.checksum == "blake3:" + blake3.blake3(Path(image.path).read_bytes()).hexdigest()
     assert "backing-filename" not in json.loads(qemu("qemu-img", "info", "--output=json",
                                                      image.path))
 

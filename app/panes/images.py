@@ -20,7 +20,7 @@ def image_row(image: Image, in_use: int) -> Row:
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(image.created_at))
     cells = (
         image.name, image.id, image.format, size(image.size_bytes), image.os or "-",
-        image.state.value, str(in_use), created, image.source, image.checksum[:12],
+        image.state.value, str(in_use), created, image.source, image.checksum[:19],
     )
     styles = ("", "muted", "", "", "", STATE_STYLE.get(image.state, ""), "", "muted", "muted",
               "muted")
@@ -43,7 +43,7 @@ class ImagesPane(Pane):
         Column("used", "USED BY", 7, 7, priority=3, align_right=True),
         Column("created", "CREATED", 16, 16, priority=4),
         Column("source", "SOURCE", 6, 40, priority=7),
-        Column("checksum", "SHA256", 12, 12, priority=6),
+        Column("checksum", "CHECKSUM", 19, 19, priority=6),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "import_image", "Import",

@@ -13,7 +13,7 @@ from textual.widgets import Input, Label
 from app.screens.form import FormScreen, field, name_error
 from backend import validate
 from backend.errors import ValidationError
-from backend.image_transfer import check_sha256, check_url
+from backend.image_transfer import check_checksum, check_url
 
 DEFAULT_NAME = "debian-12"
 
@@ -23,7 +23,7 @@ class ImportSpec:
     source: str  # a file path or an http(s) URL
     name: str
     os_name: str
-    checksum: str | None = None  # sha256 to verify a download against
+    checksum: str | None = None  # sha256:/blake3: (bare hex = sha256) to verify a download
 
     @property
     def is_url(self) -> bool:
@@ -49,9 +49,9 @@ def checksum_error(source: str, checksum: str) -> str:
     if not checksum:
         return ""
     if not is_url(source):
-        return "a checksum is verified for downloads; a file's sha256 is recorded on import"
+        return "a checksum is verified for downloads; a file's checksum is recorded on import"
     try:
-        check_sha256(checksum)
+        check_checksum(checksum)
     except ValidationError as exc:
         return str(exc)
     return ""
@@ -77,7 +77,7 @@ class ImportImageScreen(FormScreen[ImportSpec]):
                          "~/Downloads/debian-12-genericcloud-amd64.qcow2 or https://…")
         yield from field("Name", "name", DEFAULT_NAME)
         yield from field("OS (optional)", "os", "Debian 12")
-        yield from field("SHA-256 to verify (optional, downloads)", "checksum",
+        yield from field("Checksum to verify (optional, downloads)", "checksum",
                          "sha256:<64 hex digits>")
         yield Label("Progress shows above the footer; X on Images (or click ✕) cancels.",
                     classes="hint")

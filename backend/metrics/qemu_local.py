@@ -16,14 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
 from qemu.qmp import QMPClient
 
 from backend.errors import QemuError
 from backend.models import GuestCounters
 from backend.qemu import monitor
+
+if TYPE_CHECKING:
+    import psutil
 
 BALLOON = "/machine/peripheral/balloon0"
 CONNECT_TIMEOUT = 1.0
@@ -115,6 +117,8 @@ class LocalCollector:
             return await mon.execute(command, args)
 
     async def _open(self, instance_id: str, pid: int) -> _Session:
+        import psutil  # on the first sample: off the dashboard's start-up path
+
         try:
             proc = psutil.Process(pid)
         except psutil.Error as exc:

@@ -11,10 +11,12 @@ import io
 import os
 import re
 from pathlib import Path
-
-import pycdlib
+from typing import TYPE_CHECKING
 
 from backend.errors import ValidationError
+
+if TYPE_CHECKING:
+    import pycdlib
 
 MAX_USER_DATA = 32 * 1024  # bytes, as ECS allows
 HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -63,6 +65,8 @@ def _add(iso: pycdlib.PyCdlib, name: str, iso_name: str, data: bytes) -> None:
 
 def write_seed(path: Path, meta: str, user: str = "") -> Path:
     """Write the seed ISO to `path` (0600), atomically."""
+    import pycdlib  # only when a seed is written: keeps it off the start-up path
+
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=3, vol_ident=LABEL, joliet=3, rock_ridge="1.09")
     try:

@@ -8,8 +8,6 @@ import os
 import signal
 from pathlib import Path
 
-import psutil
-
 from backend.errors import QemuError
 
 
@@ -30,6 +28,8 @@ def read_pid(pidfile: Path) -> int | None:
 
 def process_alive(pid: int, rundir: Path) -> bool:
     """True if `pid` is a live (not zombie) QEMU whose argv names `rundir`."""
+    import psutil  # here, not at module level: off the dashboard's start-up path
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
