@@ -1,4 +1,4 @@
-"""Instances (ECS analog): create, start, stop, reboot, force-stop, delete, reconcile."""
+"""Instances (ECS analog): create, start, stop, reboot, force-stop, delete, tag."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend import image_disks, reconcile, states, validate
+from backend import image_disks, states, validate
 from backend.audit import Audit
 from backend.catalogue import Catalogue
 from backend.driver import Driver
-from backend.errors import ConflictError, LecsError, NotFoundError, QemuError, StateError
+from backend.errors import ConflictError, LecsError, QemuError, StateError
 from backend.ids import new_id
 from backend.images import Images
+from backend.instance_records import InstanceRecords
 from backend.keystore import key_path
 from backend.locks import Locks
-from backend.models import Disk, DiskState, Forward, Image, Instance, InstanceState
+from backend.models import DiskState, Image, Instance, InstanceState
 from backend.network import usermode
 from backend.network.instance_net import InstanceNetworking
 from backend.paths import Paths, private_dir
@@ -34,7 +35,7 @@ READY_MARKER = b"LECS-GUEST-READY"
 KERNEL_SYSTEM_DISK_GIB = 1
 
 
-class Instances:
+class Instances(InstanceRecords):
     def __init__(
         self, store: Store, paths: Paths, audit: Audit, driver: Driver, catalogue: Catalogue,
         images: Images,
@@ -49,83 +50,6 @@ class Instances:
         self.stop_timeout = 30.0
         # Security groups, key pairs, user-data, bridge networks (backend/network).
         self.net = InstanceNetworking(store, paths, audit, driver, self.locks)
-
-    # ---- reading -------------------------------------------------------------------
-    def _row(self, ref: str) -> dict[str, Any]:
-        row = self.store.row("SELECT * FROM instances WHERE id = ? OR name = ?", [ref, ref])
-        if row is None:
-            raise NotFoundError(f"instance {ref!r} not found")
-        return row
-
-    def _build(self, row: dict[str, Any], extra: dict[str, Any]) -> Instance:
-        itype = extra["types"].get(row["type"])
-        return Instance(
-            id=row["id"], name=row["name"], type=row["type"],
-            vcpus=itype[0] if itype else 0, memory_mib=itype[1] if itype else 0,
-            image_id=row["image_id"], image_name=extra["images"].get(row["image_id"], "?"),
-            state=S(row["state"]), created_at=row["created_at"], started_at=row["started_at"],
-            pid=row["pid"], accel=row["accel"] or "", last_error=row["last_error"] or "",
-            tags=extra["tags"].get(row["id"], {}),
-            disks=extra["disks"].get(row["id"], []),
-            forwards=extra["forwards"].get(row["id"], []),
-            runtime_dir=str(self.driver.rundir(row["id"])),
-            security_groups=extra["net"].get(row["id"], {}).get("groups", []),
-            key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
-            network=extra["net"].get(row["id"], {}).get("network", ""),
-            ip=extra["net"].get(row["id"], {}).get("ip", ""),
-            egress_restricted=bool(row.get("egress_restricted")),
-        )
-
-    def _extras(self, ids: list[str] | None) -> dict[str, Any]:
-        where, params = "", []
-        if ids is not None:
-            where = f" WHERE {{col}} IN ({','.join('?' * len(ids))})"
-            params = ids
-        tags: dict[str, dict[str, str]] = {}
-        for r in self.store.rows("SELECT * FROM tags" + where.format(col="resource_id"), params):
-            tags.setdefault(r["resource_id"], {})[r["key"]] = r["value"]
-        disks: dict[str, list[Disk]] = {}
-        for r in self.store.rows(
-            "SELECT * FROM disks" + where.format(col="instance_id") + " ORDER BY position", params
-        ):
-            disks.setdefault(r["instance_id"], []).append(disk_from_row(r))
-        forwards: dict[str, list[Forward]] = {}
-        for r in self.store.rows(
-            "SELECT * FROM forwards" + where.format(col="instance_id") + " ORDER BY guest_port",
-            params,
-        ):
-            forwards.setdefault(r["instance_id"], []).append(
-                Forward(r["protocol"], r["host_addr"], r["host_port"], r["guest_port"])
-            )
-        types = {
-            r["name"]: (r["vcpus"], r["memory_mib"])
-            for r in self.store.rows("SELECT * FROM instance_types")
-        }
-        images = {r["id"]: r["name"] for r in self.store.rows("SELECT id, name FROM images")}
-        return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
-                "images": images, "net": self.net.view(ids)}
-
-    def list(self, reconcile: bool = True) -> list[Instance]:
-        if reconcile:
-            self.reconcile()
-        rows = self.store.rows("SELECT * FROM instances ORDER BY name")
-        extra = self._extras(None)
-        return [self._build(r, extra) for r in rows]
-
-    def get(self, ref: str, reconcile: bool = True) -> Instance:
-        row = self._row(ref)
-        if reconcile:
-            self.reconcile([row["id"]])
-            row = self._row(row["id"])
-        return self._build(row, self._extras([row["id"]]))
-
-    def _set(self, instance_id: str, **fields: Any) -> None:
-        with self.store.transaction() as db:
-            db.table("instances").update(instance_id, fields)
-
-    # ---- reconcile -----------------------------------------------------------------
-    def reconcile(self, ids: builtins.list[str] | None = None) -> builtins.list[str]:
-        return reconcile.run(self.store, self.driver, self.audit, self.locks, ids)
 
     # ---- create --------------------------------------------------------------------
     async def create(
@@ -426,13 +350,3 @@ class Instances:
                         pk=("resource_id", "key"),
                     )
         return self.get(row["id"], reconcile=False)
-
-
-def disk_from_row(r: dict[str, Any]) -> Disk:
-    return Disk(
-        id=r["id"], name=r["name"], size_gib=r["size_gib"], format=r["format"], role=r["role"],
-        state=DiskState(r["state"]), path=r["path"], instance_id=r["instance_id"],
-        delete_with_instance=bool(r["delete_with_instance"]), encrypted=bool(r["encrypted"]),
-        created_at=r["created_at"], backing_image_id=r["backing_image_id"],
-        position=r["position"] or 0, snapshot_head=r.get("snapshot_head"),
-    )

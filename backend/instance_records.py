@@ -1,0 +1,115 @@
+"""Reading instances from the inventory: rows to typed `Instance` records, and reconcile."""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Any
+
+from backend import reconcile
+from backend.audit import Audit
+from backend.driver import Driver
+from backend.errors import NotFoundError
+from backend.locks import Locks
+from backend.models import Disk, DiskState, Forward, Instance, InstanceState
+from backend.store import Store
+
+if TYPE_CHECKING:
+    from backend.network.instance_net import InstanceNetworking
+
+S = InstanceState
+
+
+class InstanceRecords:
+    """The read side of `Instances` (backend/instances.py holds the operations)."""
+
+    store: Store
+    driver: Driver
+    audit: Audit
+    locks: Locks
+    net: InstanceNetworking
+
+    # ---- reading -------------------------------------------------------------------
+    def _row(self, ref: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM instances WHERE id = ? OR name = ?", [ref, ref])
+        if row is None:
+            raise NotFoundError(f"instance {ref!r} not found")
+        return row
+
+    def _build(self, row: dict[str, Any], extra: dict[str, Any]) -> Instance:
+        itype = extra["types"].get(row["type"])
+        return Instance(
+            id=row["id"], name=row["name"], type=row["type"],
+            vcpus=itype[0] if itype else 0, memory_mib=itype[1] if itype else 0,
+            image_id=row["image_id"], image_name=extra["images"].get(row["image_id"], "?"),
+            state=S(row["state"]), created_at=row["created_at"], started_at=row["started_at"],
+            pid=row["pid"], accel=row["accel"] or "", last_error=row["last_error"] or "",
+            tags=extra["tags"].get(row["id"], {}),
+            disks=extra["disks"].get(row["id"], []),
+            forwards=extra["forwards"].get(row["id"], []),
+            runtime_dir=str(self.driver.rundir(row["id"])),
+            security_groups=extra["net"].get(row["id"], {}).get("groups", []),
+            key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
+            network=extra["net"].get(row["id"], {}).get("network", ""),
+            ip=extra["net"].get(row["id"], {}).get("ip", ""),
+            egress_restricted=bool(row.get("egress_restricted")),
+        )
+
+    def _extras(self, ids: list[str] | None) -> dict[str, Any]:
+        where, params = "", []
+        if ids is not None:
+            where = f" WHERE {{col}} IN ({','.join('?' * len(ids))})"
+            params = ids
+        tags: dict[str, dict[str, str]] = {}
+        for r in self.store.rows("SELECT * FROM tags" + where.format(col="resource_id"), params):
+            tags.setdefault(r["resource_id"], {})[r["key"]] = r["value"]
+        disks: dict[str, list[Disk]] = {}
+        for r in self.store.rows(
+            "SELECT * FROM disks" + where.format(col="instance_id") + " ORDER BY position", params
+        ):
+            disks.setdefault(r["instance_id"], []).append(disk_from_row(r))
+        forwards: dict[str, list[Forward]] = {}
+        for r in self.store.rows(
+            "SELECT * FROM forwards" + where.format(col="instance_id") + " ORDER BY guest_port",
+            params,
+        ):
+            forwards.setdefault(r["instance_id"], []).append(
+                Forward(r["protocol"], r["host_addr"], r["host_port"], r["guest_port"])
+            )
+        types = {
+            r["name"]: (r["vcpus"], r["memory_mib"])
+            for r in self.store.rows("SELECT * FROM instance_types")
+        }
+        images = {r["id"]: r["name"] for r in self.store.rows("SELECT id, name FROM images")}
+        return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
+                "images": images, "net": self.net.view(ids)}
+
+    def list(self, reconcile: bool = True) -> list[Instance]:
+        if reconcile:
+            self.reconcile()
+        rows = self.store.rows("SELECT * FROM instances ORDER BY name")
+        extra = self._extras(None)
+        return [self._build(r, extra) for r in rows]
+
+    def get(self, ref: str, reconcile: bool = True) -> Instance:
+        row = self._row(ref)
+        if reconcile:
+            self.reconcile([row["id"]])
+            row = self._row(row["id"])
+        return self._build(row, self._extras([row["id"]]))
+
+    def _set(self, instance_id: str, **fields: Any) -> None:
+        with self.store.transaction() as db:
+            db.table("instances").update(instance_id, fields)
+
+    # ---- reconcile -----------------------------------------------------------------
+    def reconcile(self, ids: builtins.list[str] | None = None) -> builtins.list[str]:
+        return reconcile.run(self.store, self.driver, self.audit, self.locks, ids)
+
+def disk_from_row(r: dict[str, Any]) -> Disk:
+    return Disk(
+        id=r["id"], name=r["name"], size_gib=r["size_gib"], format=r["format"], role=r["role"],
+        state=DiskState(r["state"]), path=r["path"], instance_id=r["instance_id"],
+        delete_with_instance=bool(r["delete_with_instance"]), encrypted=bool(r["encrypted"]),
+        created_at=r["created_at"], backing_image_id=r["backing_image_id"],
+        position=r["position"] or 0, snapshot_head=r.get("snapshot_head"),
+    )
