@@ -365,6 +365,9 @@ def run_cli(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("lecs: interrupted\n")
         return 130
+    except BrokenPipeError:  # `lecs … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except SystemExit as exc:
         return int(exc.code or 0)
     except Exception as exc:  # the last line of defence: never a traceback for a user

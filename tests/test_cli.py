@@ -87,3 +87,15 @@ def test_create_list_delete_across_processes(home: Path, tiny_guest: Path) -> No
     finally:
         for pid in qemu_pids(rundir):
             os.kill(pid, 9)
+
+
+def test_output_into_a_closed_pipe_is_quiet(home: Path) -> None:
+    env = dict(os.environ, LECS_HOME=str(home))
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads: the first write gets EPIPE
+    result = subprocess.run([sys.executable, "-m", "app.main", "type", "list", "--json"],
+                            stdout=writer, stderr=subprocess.PIPE, text=True, env=env,
+                            stdin=subprocess.DEVNULL, timeout=60)
+    os.close(writer)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
