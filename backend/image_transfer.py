@@ -195,8 +195,6 @@ async def import_url(
     images: Images, url: str, name: str, os_name: str = "", checksum: str | None = None,
     progress: Progress | None = None,
 ) -> Image:
-    from backend.images import DISK_FORMATS
-
     params = {"url": public_url(url), "name": name, "checksum": checksum}
     with images.audit.track("image.import", name, params) as t:
         images._check_new_name(name)
@@ -216,16 +214,7 @@ async def import_url(
                 if got != value:
                     raise ValidationError(f"checksum mismatch for {public_url(url)}: expected"
                                           f" {algorithm} {value[:16]}…, got {got[:16]}…")
-            try:
-                meta = await img.info(part)
-            except LecsError as exc:
-                raise ValidationError(f"{public_url(url)} is not a disk image: {exc}") from None
-            fmt = str(meta.get("format", ""))
-            if fmt not in DISK_FORMATS:
-                raise ValidationError(f"{public_url(url)}: unsupported image format {fmt!r}")
-            if meta.get("backing-filename"):
-                raise ValidationError(f"{public_url(url)} has a backing file; use a standalone"
-                                      " image")
+            fmt = await img.standalone_format(part, public_url(url))
             if fmt in ("qcow2", "raw"):
                 final = directory / f"disk.{fmt}"
                 os.replace(part, final)

@@ -23,7 +23,6 @@ from backend.qemu import img
 from backend.store import Store
 
 Progress = Callable[[float, str], None]
-DISK_FORMATS = {"qcow2", "raw", "vmdk", "vdi", "vpc", "vhdx", "qed"}
 TINY = "tiny"
 
 
@@ -96,15 +95,7 @@ class Images:
         with self.audit.track("image.import", name, {"path": str(path), "name": name}) as t:
             self._check_new_name(name)
             src = validate.existing_file(path, "image file")
-            try:
-                meta = await img.info(src)
-            except Exception as exc:
-                raise ValidationError(f"{src} is not a disk image qemu-img reads: {exc}") from None
-            fmt = str(meta.get("format", ""))
-            if fmt not in DISK_FORMATS:
-                raise ValidationError(f"{src}: unsupported image format {fmt!r}")
-            if meta.get("backing-filename"):
-                raise ValidationError(f"{src} has a backing file; import a standalone image")
+            fmt = await img.standalone_format(src, str(src))
             image_id = new_id("img")
             t.resource = image_id
             dest_dir = private_dir(self.paths.images / image_id)

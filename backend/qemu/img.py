@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from backend.errors import QemuError
+from backend.errors import LecsError, QemuError, ValidationError
 
 QEMU_IMG = "qemu-img"
 
@@ -85,3 +85,21 @@ async def convert(src: Path, dest: Path, out_format: str = "qcow2") -> None:
 
 async def check(path: Path) -> None:
     await run(["check", "-q", str(path)])
+
+
+DISK_FORMATS = frozenset({"qcow2", "raw", "vmdk", "vdi", "vpc", "vhdx", "qed"})
+
+
+async def standalone_format(path: Path, label: str) -> str:
+    """The format of a disk image fit to import (one lecs can read, with no backing file);
+    `label` names it in the error (a path, or a URL without credentials)."""
+    try:
+        meta = await info(path)
+    except LecsError as exc:
+        raise ValidationError(f"{label} is not a disk image qemu-img reads: {exc}") from None
+    fmt = str(meta.get("format", ""))
+    if fmt not in DISK_FORMATS:
+        raise ValidationError(f"{label}: unsupported image format {fmt!r}")
+    if meta.get("backing-filename"):
+        raise ValidationError(f"{label} has a backing file; import a standalone image")
+    return fmt
