@@ -22,13 +22,20 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from app.commands import LecsCommands
 from app.panes.base import Pane
 from app.screens.storage_actions import StorageActions
-from app.themes import CSS_PATHS, THEMES, default_theme
+from app.themes import CSS_PATHS, THEMES, ThemedStylesheet, default_theme
 from app.widgets.header import PANES, HostHeader, PaneBar
 from app.widgets.ops import Operations, OpsBar
 from app.widgets.prompt import Prompt
 from backend import Cloud
 from backend.errors import LecsError
-from backend.models import AlarmChange, AlarmState, HostFacts, Instance, InstanceState
+from backend.models import (
+    AlarmChange,
+    AlarmState,
+    HostFacts,
+    Instance,
+    InstanceState,
+    MetricSample,
+)
 
 POLL_INTERVAL = 0.5
 LIVE_PANES = {"metrics", "instances"}  # the sampler ticks each second while one is shown
@@ -84,9 +91,11 @@ class LecsApp(StorageActions):
         """`sampler`: run the metrics sampler (default: when reconciling; the demo inventory,
         opened with reconcile=False, has no QEMU to sample and must not tick)."""
         super().__init__()
+        self.stylesheet = ThemedStylesheet(variables=self.get_css_variables())
         self.sampling = reconcile if sampler is None else sampler
         self._unsubscribe: Callable[[], None] | None = None
         self._sampler_started = False
+        self.monitoring = False  # cloud.metrics is built after the first frame (on_ready)
         self.cloud = cloud
         self.clock = clock
         self.facts = facts  # None until fetched off the first frame's path (a subprocess)
@@ -130,6 +139,9 @@ class LecsApp(StorageActions):
         if self.facts is None:
             self.load_facts()
         self._unsubscribe = self.cloud.alarms.subscribe(self._alarm_changed)
+        self.monitoring = True
+        if self.current_pane.is_mounted:  # the live columns can be filled now
+            self.current_pane.refresh_data()
         if self.sampling:
             self.cloud.metrics.start(self._sample_interval())
             self._sampler_started = True
@@ -148,6 +160,11 @@ class LecsApp(StorageActions):
             await self.cloud.metrics.stop()
 
     # ---- monitoring: the sampler's pace, alarm notices ------------------------------
+    def latest_samples(self) -> dict[str, MetricSample]:
+        """Newest sample per resource for live columns; none before the first frame is up
+        (monitoring, and its imports, start after it: the first poll fills the column)."""
+        return self.cloud.metrics.latest() if self.monitoring else {}
+
     def _sample_interval(self) -> float:
         return SAMPLE_LIVE if self.pane_name in LIVE_PANES else SAMPLE_IDLE
 

@@ -22,7 +22,7 @@ def load_file(path: Path | None = None) -> list[InstanceType]:
 class Catalogue:
     def __init__(self, store: Store) -> None:
         self.store = store
-        if not self.store.db.table("instance_types").count:
+        if not self.store.execute("SELECT COUNT(*) FROM instance_types").fetchone()[0]:
             with self.store.transaction() as db:
                 db.table("instance_types").insert_all(
                     [

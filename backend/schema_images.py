@@ -8,7 +8,11 @@ images have no rows (their one file is `images.path`). Rows go with their image
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 STATEMENTS = (
     """CREATE TABLE image_disks (

@@ -8,7 +8,11 @@ whichever position it takes among the other helpers' migrations.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 from backend.metrics.catalogue import COLUMNS
 

@@ -8,7 +8,11 @@ without a foreign key.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 STATEMENTS = (
     """CREATE TABLE snapshots (

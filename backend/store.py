@@ -1,4 +1,10 @@
-"""The inventory: one SQLite file through sqlite-utils, migrated on PRAGMA user_version."""
+"""The inventory: one SQLite file through sqlite-utils, migrated on PRAGMA user_version.
+
+Reads go straight to the sqlite3 connection; `Store.db` (the sqlite-utils `Database`, whose
+import costs ~90 ms) is built on first use — the first write or migration — so opening an
+up-to-date inventory and listing it (the dashboard's first frame, `lecs instance list`) never
+imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,14 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from backend import schema_images, schema_metrics, schema_network, schema_storage
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -84,22 +92,33 @@ class Store:
         if new:
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
             os.close(fd)
-        conn = sqlite3.connect(path, timeout=10, isolation_level=None)
-        self.db = sqlite_utils.Database(conn)
+        self.conn = conn = sqlite3.connect(path, timeout=10, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 10000")
         if not new:
             os.chmod(path, 0o600)
-        self.db.enable_wal()
-        self._migrate()
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = wal")
+        if self.version < len(MIGRATIONS):
+            self._migrate()
         for suffix in ("-wal", "-shm"):
             side = Path(str(path) + suffix)
             if side.exists():
                 os.chmod(side, 0o600)
 
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection (imported on first use)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
     @property
     def version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -111,7 +130,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        conn = self.db.conn
+        conn = self.conn
         if conn.in_transaction:
             yield self.db
             return
@@ -124,7 +143,7 @@ class Store:
         conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        cur = self.db.execute(sql, params)
+        cur = self.conn.execute(sql, params)
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
@@ -133,4 +152,4 @@ class Store:
         return found[0] if found else None
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()

@@ -97,17 +97,17 @@ class InstancesPane(Pane):
                 tooltip="Mark or unmark the row; actions apply to all marked rows"),
     ]
 
-    _seen: tuple[int, int] = (0, 0)
+    _seen: tuple[int, int, bool] = (0, 0, False)
 
     def refresh_data(self) -> None:
         """Rebuild the rows when the inventory changed, or each second for the uptimes."""
         instances, now = self.lecs.instances, self.lecs.clock()
         ticking = any(i.state is S.RUNNING for i in instances)
-        seen = (self.lecs.version, int(now) if ticking else 0)
+        seen = (self.lecs.version, int(now) if ticking else 0, self.lecs.monitoring)
         if seen == self._seen and self.table.rows:
             return
         self._seen = seen
-        latest = self.lecs.cloud.metrics.latest()
+        latest = self.lecs.latest_samples()
         self.set_rows([instance_row(i, now, latest) for i in instances])
 
     # ---- selection -----------------------------------------------------------------

@@ -28,6 +28,11 @@ __all__ = ["Column", "Row", "VirtualTable"]
 MARK_WIDTH = 2
 
 
+def text_width(text: str) -> int:
+    """Cells `text` takes: len() for ASCII (most cells), rich's wide-character table else."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
 class VirtualTable(ScrollView, can_focus=True):
     """Rows of text, a cursor, marks and a filter; only visible lines are rendered."""
 
@@ -100,7 +105,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.marked &= keys
         natural = []
         for index, column in enumerate(self.columns):
-            widest = max((cell_len(r.cells[index]) for r in self.rows), default=0)
+            widest = max((text_width(r.cells[index]) for r in self.rows), default=0)
             natural.append(max(column.min_width, len(column.label), min(widest, column.max_width)))
         if natural != self._natural:
             self._natural = natural

@@ -83,11 +83,11 @@ class History:
         return len(rows)
 
     def _meta(self, key: str) -> float | None:
-        row = self.store.db.execute("SELECT value FROM metric_meta WHERE key = ?", [key]).fetchone()
+        row = self.store.execute("SELECT value FROM metric_meta WHERE key = ?", [key]).fetchone()
         return None if row is None else float(row[0])
 
     def _set_meta(self, key: str, value: float) -> None:
-        self.store.db.execute(
+        self.store.execute(
             "INSERT OR REPLACE INTO metric_meta (key, value) VALUES (?, ?)", [key, value])
 
     def rollup(self, now: float | None = None) -> None:
@@ -134,7 +134,7 @@ class History:
         col = _column(metric)
         t1 = float("inf") if t1 is None else t1
         points: list[Point] = [
-            (r[0], r[1]) for r in self.store.db.execute(
+            (r[0], r[1]) for r in self.store.execute(
                 f"SELECT t, {col} FROM {RAW} WHERE resource = ? AND t >= ? AND t < ? ORDER BY t",
                 [resource, t0, t1])
         ]
@@ -166,7 +166,7 @@ class History:
             width, table, _keep = LEVELS[0] if t0 >= now - KEEP_1M and step < 300 else LEVELS[1]
             step = max(step, float(width))
             mark = self._meta(f"rollup_{width}") or t0
-            for t, n, avg, hi, lo in self.store.db.execute(
+            for t, n, avg, hi, lo in self.store.execute(
                 f"SELECT t, n, {col}_avg, {col}_max, {col}_min FROM {table} WHERE resource = ?"
                 " AND t >= ? AND t < ? ORDER BY t", [resource, (t0 // width) * width,
                                                      min(t1, mark)]):
@@ -183,7 +183,7 @@ class History:
     def latest(self, max_age: float) -> dict[str, MetricSample]:
         """The newest sample of each resource no older than `max_age` seconds."""
         found: dict[str, MetricSample] = {}
-        cur = self.store.db.execute(
+        cur = self.store.execute(
             f"SELECT resource, t, {', '.join(COLUMNS)} FROM {RAW} WHERE t >= ? ORDER BY t",
             [self.clock() - max_age])
         for row in cur:
@@ -198,6 +198,6 @@ class History:
     def counts(self) -> dict[str, int]:
         out: dict[str, Any] = {}
         for table in (RAW, ROLLUP_1M, ROLLUP_5M):
-            out[table] = self.store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            out[table] = self.store.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         out["buffered"] = len(self._buffer)
         return out
