@@ -24,8 +24,11 @@ from backend.qemu.local import LocalDriver
 from backend.store import Store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from backend.backups import Backups
     from backend.disks import Disks
+    from backend.instance_watch import InstanceWatcher
     from backend.keystore import KeyStore
     from backend.metrics.alarms import Alarms
     from backend.metrics.service import Metrics
@@ -95,6 +98,19 @@ class Cloud:
         cloud = cls(Paths.from_env(home))
         await cloud.images.ensure_tiny()
         return cloud
+
+    def reader(self) -> Cloud:
+        """Another Cloud over the same inventory and driver, with its own SQLite connection:
+        for one other thread (the dashboard lists and reconciles in one off its UI loop).
+        Build it, use it and close it in that thread."""
+        return Cloud(self.paths, self.driver)
+
+    def watcher(self, changed: Callable[[str, str], None]) -> InstanceWatcher:
+        """QMP event listener: `changed(instance_id, event)` when QEMU reports a state event
+        or hangs up (backend/instance_watch.py); `track()` the ids to watch."""
+        from backend.instance_watch import InstanceWatcher
+
+        return InstanceWatcher(self.driver.rundir, changed)
 
     def host_facts(self) -> HostFacts:
         import psutil

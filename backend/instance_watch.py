@@ -1,11 +1,13 @@
 """Learn of instance state changes from QEMU's QMP events as they happen.
 
-QEMU serves one client per monitor socket, and the ops socket (`qmp.sock`) is busy with short
-sessions from the CLI and the dashboard's poll, so a long-lived listener there would lock them
-out. Each instance therefore has a second, dedicated monitor, `events.sock`, that nothing else
-uses: a watcher holds it for the instance's whole life and relays the events that mean "the
-state may have changed". A second watcher (another dashboard) cannot get that socket while the
-first holds it; it keeps retrying quietly and takes over when the first lets go.
+QEMU serves one client per monitor socket: the ops socket (`qmp.sock`) is busy with short
+sessions from the CLI and the dashboard's poll, and `events.sock` is held by the metrics
+sampler (backend/metrics/qemu_local.py), so a listener on either would lock the other out.
+Each instance therefore has a third monitor, `watch.sock`, for this alone: a watcher holds it
+for the instance's whole life and relays the events that mean "the state may have changed".
+A second watcher (another dashboard) cannot get that socket while the first holds it; it
+keeps retrying quietly and takes over when the first lets go. QEMUs started before lecs had
+`watch.sock` have none: the dashboard's poll still sees their changes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from backend.qemu.monitor import _quiet_disconnect
 
 logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)
 
-EVENTS_SOCKET = "events.sock"
+WATCH_SOCKET = "watch.sock"
 RETRY_SECONDS = 5.0  # a failed connect is retried at most this often while the id is tracked
 DISCONNECTED = "DISCONNECTED"  # reported once when QEMU closes the socket (it exited)
 STATE_EVENTS = frozenset({
@@ -97,7 +99,7 @@ class InstanceWatcher:
     async def _connect(self, client: QMPClient, instance_id: str) -> bool:
         """False when the socket is missing, refuses, or is held by another client."""
         try:
-            path = self._rundir(instance_id) / EVENTS_SOCKET
+            path = self._rundir(instance_id) / WATCH_SOCKET
             await asyncio.wait_for(client.connect(str(path)), self._connect_timeout)
         except Exception:  # OSError, TimeoutError, qemu.qmp's ConnectError
             return False

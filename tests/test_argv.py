@@ -27,6 +27,7 @@ def test_kernel_instance_argv_is_golden() -> None:
         "-nodefaults", "-no-user-config", "-display", "none",
         "-qmp", "unix:/tmp/lecs-0/abc/i-test/qmp.sock,server=on,wait=off",
         "-qmp", "unix:/tmp/lecs-0/abc/i-test/events.sock,server=on,wait=off",
+        "-qmp", "unix:/tmp/lecs-0/abc/i-test/watch.sock,server=on,wait=off",
         "-chardev", "socket,id=ser0,path=/tmp/lecs-0/abc/i-test/serial.sock,server=on,"
         "wait=off,logfile=/tmp/lecs-0/abc/i-test/serial.log",
         "-serial", "chardev:ser0",
@@ -58,6 +59,7 @@ def test_disk_image_kvm_argv_is_golden() -> None:
         "-nodefaults", "-no-user-config", "-display", "none",
         "-qmp", "unix:/tmp/lecs-0/abc/i-test/qmp.sock,server=on,wait=off",
         "-qmp", "unix:/tmp/lecs-0/abc/i-test/events.sock,server=on,wait=off",
+        "-qmp", "unix:/tmp/lecs-0/abc/i-test/watch.sock,server=on,wait=off",
         "-chardev", "socket,id=ser0,path=/tmp/lecs-0/abc/i-test/serial.sock,server=on,"
         "wait=off,logfile=/tmp/lecs-0/abc/i-test/serial.log",
         "-serial", "chardev:ser0",

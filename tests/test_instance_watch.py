@@ -1,4 +1,4 @@
-"""InstanceWatcher on real QEMU: events from the dedicated events.sock, one client at a time."""
+"""InstanceWatcher on real QEMU: events from the dedicated watch.sock, one client at a time."""
 
 from __future__ import annotations
 

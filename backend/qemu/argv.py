@@ -74,8 +74,12 @@ class LaunchSpec:
         return self.rundir / "qmp.sock"
 
     @property
-    def events_socket(self) -> Path:
+    def events_socket(self) -> Path:  # the metrics sampler's long-lived session
         return self.rundir / "events.sock"
+
+    @property
+    def watch_socket(self) -> Path:  # the dashboard's QMP event listener (instance_watch)
+        return self.rundir / "watch.sock"
 
     @property
     def serial_socket(self) -> Path:
@@ -105,6 +109,7 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
         "-nodefaults", "-no-user-config", "-display", "none",
         "-qmp", f"unix:{spec.qmp_socket},server=on,wait=off",
         "-qmp", f"unix:{spec.events_socket},server=on,wait=off",
+        "-qmp", f"unix:{spec.watch_socket},server=on,wait=off",
         "-chardev",
         f"socket,id=ser0,path={spec.serial_socket},server=on,wait=off,logfile={spec.serial_log}",
         "-serial", "chardev:ser0",

@@ -39,7 +39,7 @@ class LocalDriver:
             except BaseException:
                 process.kill(pid, spec.rundir)
                 raise
-        for name in ("qmp.sock", "events.sock", "serial.sock"):
+        for name in ("qmp.sock", "events.sock", "watch.sock", "serial.sock"):
             sock = spec.rundir / name
             if sock.exists():
                 sock.chmod(0o600)

@@ -95,7 +95,7 @@ def kill(pid: int, rundir: Path) -> None:
             pass
 
 
-RUNTIME_FILES = ("qmp.sock", "events.sock", "serial.sock", "qemu.pid")
+RUNTIME_FILES = ("qmp.sock", "events.sock", "watch.sock", "serial.sock", "qemu.pid")
 
 
 def clean_runtime(rundir: Path, keep_logs: bool = True) -> None:
@@ -125,5 +125,5 @@ def sigterm(pid: int, rundir: Path) -> None:
 
 
 def guard_rundir(rundir: Path) -> None:
-    if len(str(rundir / "events.sock")) > 107:
+    if len(str(rundir / "serial.sock")) > 107:  # the longest socket name
         raise QemuError(f"runtime dir {rundir} is too long for unix sockets; set LECS_RUNTIME_DIR")
