@@ -7,6 +7,7 @@ import gc
 import importlib
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import work
@@ -20,6 +21,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from app.commands import LecsCommands
+from app.live_inventory import LiveInventory
 from app.panes.base import Pane
 from app.screens.storage_actions import StorageActions
 from app.themes import CSS_PATHS, THEMES, ThemedStylesheet, default_theme
@@ -105,7 +107,11 @@ class LecsApp(StorageActions):
         self.version = 0  # bumped whenever `instances` changes
         self.pane_name = PANES[0][0]
         self.ops = Operations(changed=self._ops_changed)
+        self.live = LiveInventory(cloud, reconcile=reconcile, nudge=self._nudge)
         self._poll_timer: Timer | None = None
+        self._polling = False  # a read is in flight
+        self._poll_again = False  # a nudge came during it: read again right after
+        self._nudges: list[float] = []  # when the pending nudges are due (monotonic)
         self._last_error = ""
         for theme in THEMES.values():
             self.register_theme(theme)
@@ -140,6 +146,7 @@ class LecsApp(StorageActions):
             self.load_facts()
         self._unsubscribe = self.cloud.alarms.subscribe(self._alarm_changed)
         self.monitoring = True
+        self.live.watch(self.instances)  # QMP events from the running QEMUs from now on
         if self.current_pane.is_mounted:  # the live columns can be filled now
             self.current_pane.refresh_data()
         if self.sampling:
@@ -154,6 +161,7 @@ class LecsApp(StorageActions):
     async def on_unmount(self) -> None:
         gc.unfreeze()  # the app is going: let its objects be collected again
         gc.enable()  # in case it goes before its first frame
+        await self.live.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self._sampler_started:
@@ -191,21 +199,46 @@ class LecsApp(StorageActions):
     def pane(self, name: str) -> Pane:
         return self.query_one(f"#{name}", Pane)
 
-    # ---- live data: a poll that never overlaps itself ------------------------------
-    def _schedule_poll(self) -> None:
+    # ---- live data: a poll that never overlaps itself, nudged by QMP events ----------
+    def _schedule_poll(self, delay: float | None = None) -> None:
         if self._poll_timer is not None:
             self._poll_timer.stop()
-        self._poll_timer = self.set_timer(self.poll_interval, self.poll)
+        self._poll_timer = self.set_timer(delay or self.poll_interval, self.poll)
 
     @work(exclusive=True, exit_on_error=False, group="poll", description="refresh inventory")
     async def poll(self) -> None:
+        """Read the inventory in the live thread (app/live_inventory.py), then show it."""
+        self._polling = True
         try:
-            self.refresh_now()
+            self._show(*await self.live.read())
         finally:
-            self._schedule_poll()
+            self._polling = False
+            again, self._poll_again = self._poll_again, False
+            self._schedule_poll(0.01 if again else None)  # set_timer(0) never fires
+
+    def _nudge(self, delay: float) -> None:
+        """Read again in `delay` s (a QMP event came); nudges due together are one read."""
+        due = time.monotonic() + delay
+        if any(abs(pending - due) < 0.05 for pending in self._nudges):
+            return
+        self._nudges.append(due)
+        self.set_timer(delay, partial(self._nudged, due))
+
+    def _nudged(self, due: float) -> None:
+        self._nudges.remove(due)
+        if self._polling:
+            self._poll_again = True
+        else:
+            self._schedule_poll(0.01)
 
     def refresh_now(self) -> None:
-        instances = self.cloud.instances.list(reconcile=self.reconcile)
+        """Read and show now, on this thread: after an operation, so it shows its result."""
+        self._show(*self.live.read_here())
+
+    def _show(self, number: int, instances: list[Instance]) -> None:
+        if not self.live.accept(number):  # an older read than the one on screen
+            return
+        self.live.watch(instances)
         if instances != self.instances:
             self._announce(instances)
             self.instances = instances

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 MODULES = ["backend", "backend.cloud", "backend.instances", "backend.images", "backend.store",
-           "backend.qemu.local", "backend.qemu.monitor", "backend.qemu.argv", "app.cli"]
+           "backend.qemu.local", "backend.qemu.monitor", "backend.qemu.argv",
+           "backend.instance_watch", "app.cli"]
 
 
 @pytest.mark.parametrize("module", MODULES)
