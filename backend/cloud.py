@@ -1,8 +1,8 @@
 """Cloud: the one facade the dashboard and the CLI call. It never imports the UI.
 
-Services the Instances view does not need at start (storage, monitoring) are built — and
-their modules imported — on first access, so opening the dashboard stays quick; the
-attribute API (`cloud.disks`, `cloud.metrics`, …) is unchanged.
+Services the Instances view does not need at start (network, storage, monitoring) are
+built — and their modules imported — on first access, so opening the dashboard stays quick;
+the attribute API (`cloud.sgs`, `cloud.disks`, `cloud.metrics`, …) is unchanged.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from backend.keystore import KeyStore
     from backend.metrics.alarms import Alarms
     from backend.metrics.service import Metrics
+    from backend.network.groups import SecurityGroups
+    from backend.network.keypairs import KeyPairs
+    from backend.network.networks import Networks
     from backend.snapshots import Snapshots
 
 
@@ -49,10 +52,20 @@ class Cloud:
         self.instances = Instances(
             self.store, self.paths, self.audit, self.driver, self.types, self.images
         )
-        # Network: security groups, key pairs, bridge networks (backend/network).
-        self.sgs = self.instances.net.groups
-        self.keypairs = self.instances.net.keypairs
-        self.networks = self.instances.net.networks
+
+    # Network: security groups, key pairs, bridge networks (backend/network), the ones the
+    # instances use.
+    @property
+    def sgs(self) -> SecurityGroups:
+        return self.instances.net.groups
+
+    @property
+    def keypairs(self) -> KeyPairs:
+        return self.instances.net.keypairs
+
+    @property
+    def networks(self) -> Networks:
+        return self.instances.net.networks
 
     # Storage: disks (EVS), snapshots, backups (CSBS), per-disk keys (KMS analog).
     @cached_property

@@ -8,12 +8,13 @@ networking) sits behind `Driver`; a libvirt driver for remote zones can stand be
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from backend.models import GuestCounters
-from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
-from backend.qemu.blockdev import BackupPair, Progress
-from backend.qemu.process import Liveness
+if TYPE_CHECKING:  # annotations only: importing the Protocol loads no QEMU code
+    from backend.models import GuestCounters
+    from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
+    from backend.qemu.blockdev import BackupPair, Progress
+    from backend.qemu.process import Liveness
 
 
 class Driver(Protocol):

@@ -18,6 +18,9 @@ hot attach, resize, snapshot, backup, check), and every disk in lecs is one file
 key. Plain data disks are copy-on-write overlays on the image file, made in O(1) from a
 template like the system disk (`img.create_overlay`), so they pin the image
 (`backing_image_id`) until deleted.
+
+Listing images reads only `load`; BLAKE3, the key store and qemu-img are imported on first
+use: keeps the dashboard's first frame quick.
 """
 
 from __future__ import annotations
@@ -26,18 +29,15 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import blake3
+from typing import TYPE_CHECKING, Any
 
 from backend.errors import ConflictError
 from backend.ids import new_id
-from backend.keystore import KeyStore, key_path
 from backend.models import DiskState, Image, ImageDisk
 from backend.paths import Paths, private_dir
-from backend.qemu import img, volume
-from backend.qemu.volume import Volume
-from backend.store import Store
+
+if TYPE_CHECKING:
+    from backend.store import Store
 
 Progress = Callable[[float, str], None]
 GIB = 1 << 30
@@ -58,6 +58,8 @@ def file_checksum(path: Path) -> str:
     BLAKE3 over an mmap of the file, on every core: ~10x single-threaded sha256 here, so
     hashing an import no longer outlasts the copy it runs alongside (bench/storage.py).
     Older rows hold a plain sha256 hex digest; `normalize_checksum` labels those."""
+    import blake3
+
     return "blake3:" + blake3.blake3(max_threads=blake3.blake3.AUTO).update_mmap(
         str(path)).hexdigest()
 
@@ -100,6 +102,9 @@ async def describe(
     image_id: str, path: Path, position: int, source: dict[str, Any], encrypted: bool
 ) -> dict[str, Any]:
     """The `image_disks` row of a captured file (its header needs no key)."""
+    from backend.qemu import volume
+    from backend.qemu.volume import Volume
+
     size = int((await volume.info(Volume(path)))["virtual-size"])
     return {
         "image_id": image_id, "position": position,
@@ -115,6 +120,10 @@ async def capture_data(
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
     """Flatten the instance's data disks (rows in bus order) into the image's directory."""
+    from backend.keystore import KeyStore
+    from backend.qemu import volume
+    from backend.qemu.volume import Volume
+
     keys = KeyStore(paths)
     captured = []
     for n, src in enumerate(sources, start=1):
@@ -133,6 +142,8 @@ async def capture_data(
 
 def remove_keys(paths: Paths, image_id: str) -> None:
     """Drop the keys of an image's encrypted disks (on delete, or a failed capture)."""
+    from backend.keystore import KeyStore
+
     keys = KeyStore(paths)
     for kid in keys.ids():
         if kid.startswith(f"{image_id}."):
@@ -160,6 +171,10 @@ async def make_data_disks(
 ) -> None:
     """Make one data disk per captured data disk; appends each `disks` row to `made` before
     its file exists, so a caller's cleanup (`remove_files`) also covers a half-made one."""
+    from backend.keystore import KeyStore
+    from backend.qemu import img, volume
+    from backend.qemu.volume import Volume
+
     keys = KeyStore(paths)
     cache = private_dir(paths.home / "cache")
     for d in image.data_disks:
@@ -181,6 +196,8 @@ async def make_data_disks(
 
 
 def remove_files(paths: Paths, made: list[dict[str, Any]]) -> None:
+    from backend.keystore import key_path
+
     for row in made:
         Path(row["path"]).unlink(missing_ok=True)
         if row["encrypted"]:

@@ -1,4 +1,8 @@
-"""Images (IMS analog): disk images copied or converted into the store, or kernel+initrd pairs."""
+"""Images (IMS analog): disk images copied or converted into the store, or kernel+initrd pairs.
+
+Transfers (backend/image_transfer.py), captured disks (backend/image_disks.py) and qemu-img
+are imported on first use: keeps the dashboard's first frame quick.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backend import image_disks, image_transfer, validate
+from backend import validate
 from backend.audit import Audit
 from backend.errors import ConflictError, NotFoundError, StateError, ValidationError
 from backend.ids import new_id
 from backend.locks import Locks
 from backend.models import Image, ImageDisk, ImageState
 from backend.paths import Paths, guest_dir, private_dir
-from backend.qemu import img
 from backend.store import Store
 
 Progress = Callable[[float, str], None]
@@ -59,6 +62,8 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 
 
 def _to_image(row: dict[str, Any], disks: dict[str, list[ImageDisk]]) -> Image:
+    from backend import image_disks
+
     row = dict(row)
     row["state"] = ImageState(row["state"])
     row["checksum"] = image_disks.normalize_checksum(row["checksum"])
@@ -74,10 +79,14 @@ class Images:
 
     # ---- queries -------------------------------------------------------------------
     def list(self) -> list[Image]:
+        from backend import image_disks
+
         disks = image_disks.load(self.store)
         return [_to_image(r, disks) for r in self.store.rows("SELECT * FROM images ORDER BY name")]
 
     def get(self, ref: str) -> Image:
+        from backend import image_disks
+
         row = self.store.row("SELECT * FROM images WHERE id = ? OR name = ?", [ref, ref])
         if row is None:
             raise NotFoundError(f"image {ref!r} not found")
@@ -92,6 +101,9 @@ class Images:
     async def import_disk(
         self, path: str | Path, name: str, os_name: str = "", progress: Progress | None = None
     ) -> Image:
+        from backend import image_transfer
+        from backend.qemu import img
+
         with self.audit.track("image.import", name, {"path": str(path), "name": name}) as t:
             self._check_new_name(name)
             src = validate.existing_file(path, "image file")
@@ -135,6 +147,8 @@ class Images:
         checksum: str | None = None,
         link: bool = False,
     ) -> Image:
+        from backend import image_disks
+
         params = {"kernel": str(kernel), "initrd": str(initrd), "cmdline": cmdline, "name": name}
         with self.audit.track("image.import", name, params) as t:
             self._check_new_name(name)
@@ -181,6 +195,8 @@ class Images:
         progress: Progress | None = None,
     ) -> Image:
         """Download an http(s) image (cancellable; see backend/image_transfer.py)."""
+        from backend import image_transfer
+
         return await image_transfer.import_url(self, url, name, os_name, checksum, progress)
 
     async def create_from_instance(
@@ -188,6 +204,8 @@ class Images:
     ) -> Image:
         """An image of a stopped instance's system disk, with `full` its data disks too
         (see backend/image_transfer.py and backend/image_disks.py)."""
+        from backend import image_transfer
+
         return await image_transfer.create_from_instance(self, instance, name, progress, full)
 
     def _insert(self, image: Image) -> None:
@@ -223,6 +241,8 @@ class Images:
 
     # ---- delete --------------------------------------------------------------------
     def delete(self, ref: str) -> None:
+        from backend import image_disks
+
         with self.audit.track("image.delete", ref) as t:
             image = self.get(ref)
             t.resource = image.id

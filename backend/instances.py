@@ -1,4 +1,9 @@
-"""Instances (ECS analog): create, start, stop, reboot, force-stop, delete, tag."""
+"""Instances (ECS analog): create, start, stop, reboot, force-stop, delete, tag.
+
+Reading (backend/instance_records.py) needs none of the operation code here: disk images,
+QEMU's argv and monitor, port forwards, readiness probes are imported on first use: keeps
+the dashboard's first frame quick.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,25 @@ import builtins
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from backend import image_disks, states, validate
+from backend import states, validate
 from backend.audit import Audit
 from backend.catalogue import Catalogue
 from backend.driver import Driver
 from backend.errors import ConflictError, LecsError, QemuError, StateError
 from backend.ids import new_id
-from backend.images import Images
 from backend.instance_records import InstanceRecords
-from backend.keystore import key_path
 from backend.locks import Locks
 from backend.models import DiskState, Image, Instance, InstanceState
-from backend.network import usermode
 from backend.network.instance_net import InstanceNetworking
 from backend.paths import Paths, private_dir
-from backend.ports import mac_for
-from backend.qemu import img, monitor
-from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
 from backend.qemu.process import Liveness
-from backend.readiness import ssh_banner
 from backend.store import Store
+
+if TYPE_CHECKING:
+    from backend.images import Images
+    from backend.qemu.argv import LaunchSpec
 
 S = InstanceState
 READY_MARKER = b"LECS-GUEST-READY"
@@ -68,6 +70,8 @@ class Instances(InstanceRecords):
         hostname: str | None = None,
         network: str | None = None,
     ) -> Instance:
+        from backend import image_disks
+
         params = {"name": name, "image": image, "type": itype, "tags": tags or {},
                   "disk_gib": disk_gib, "sgs": sgs or ["default"], "keypair": keypair,
                   "user_data_bytes": len(user_data) if user_data is not None else None,
@@ -126,6 +130,8 @@ class Instances(InstanceRecords):
     async def _make_system_disk(
         self, instance_id: str, name: str, source: Image, disk_gib: int | None
     ) -> dict[str, Any]:
+        from backend.qemu import img
+
         disk_id = new_id("d")
         private_dir(self.paths.disks)
         cache = private_dir(self.paths.home / "cache")
@@ -160,6 +166,10 @@ class Instances(InstanceRecords):
         return {r["host_port"] for r in self.store.rows("SELECT host_port FROM forwards")}
 
     def launch_spec(self, instance_id: str) -> LaunchSpec:
+        from backend.keystore import key_path
+        from backend.ports import mac_for
+        from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
+
         row = self._row(instance_id)
         flavor = self.catalogue.get(row["type"])
         image = self.images.get(row["image_id"])
@@ -185,6 +195,8 @@ class Instances(InstanceRecords):
 
     def _refresh_ports(self, instance_id: str) -> None:
         """A stopped instance's host ports may have been taken meanwhile: pick new ones."""
+        from backend.network import usermode
+
         used = self._used_ports()
         rows = self.store.rows("SELECT * FROM forwards WHERE instance_id = ?", [instance_id])
         with self.store.transaction() as db:
@@ -197,6 +209,8 @@ class Instances(InstanceRecords):
                     )
 
     async def _boot(self, instance_id: str, from_state: S) -> None:
+        from backend.qemu import monitor
+
         self._set(instance_id, state=S.STARTING.value, last_error="")
         try:
             self._refresh_ports(instance_id)
@@ -216,6 +230,8 @@ class Instances(InstanceRecords):
 
     async def wait_ready(self, ref: str, timeout: float = 60.0) -> float:
         """Wait for the guest: its serial marker, or an SSH banner on the forwarded port."""
+        from backend.readiness import ssh_banner
+
         inst = self.get(ref, reconcile=False)
         log = Path(inst.runtime_dir) / "serial.log"
         ssh = inst.port_for(22)
@@ -308,6 +324,8 @@ class Instances(InstanceRecords):
         self._set(row["id"], state=S.RUNNING.value, started_at=time.time())
 
     async def _do_delete(self, row: dict[str, Any], state: S) -> None:
+        from backend.keystore import key_path
+
         instance_id = row["id"]
         if row["pid"]:
             await self.driver.quit(instance_id, row["pid"])

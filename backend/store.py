@@ -3,84 +3,34 @@
 Reads go straight to the sqlite3 connection; `Store.db` (the sqlite-utils `Database`, whose
 import costs ~90 ms) is built on first use — the first write or migration — so opening an
 up-to-date inventory and listing it (the dashboard's first frame, `lecs instance list`) never
-imports it.
+imports it, nor the schema modules (`MIGRATIONS` names them; `_migrate` imports the steps it
+runs).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend import schema_images, schema_metrics, schema_network, schema_storage
-
 if TYPE_CHECKING:
     import sqlite_utils
 
 
-def _v1(db: sqlite_utils.Database) -> None:
-    db.table("instance_types").create(
-        {"name": str, "vcpus": int, "memory_mib": int, "description": str}, pk="name"
-    )
-    db.table("images").create(
-        {
-            "id": str, "name": str, "format": str, "size_bytes": int, "os": str, "source": str,
-            "checksum": str, "state": str, "created_at": float, "path": str, "kernel": str,
-            "initrd": str, "cmdline": str,
-        },
-        pk="id",
-    )
-    db.table("images").create_index(["name"], unique=True)
-    db.table("instances").create(
-        {
-            "id": str, "name": str, "type": str, "image_id": str, "state": str,
-            "created_at": float, "started_at": float, "pid": int, "accel": str,
-            "last_error": str,
-        },
-        pk="id",
-        foreign_keys=[("type", "instance_types", "name"), ("image_id", "images", "id")],
-        not_null={"name", "type", "image_id", "state"},
-    )
-    db.table("instances").create_index(["name"], unique=True)
-    db.table("disks").create(
-        {
-            "id": str, "name": str, "size_gib": int, "format": str, "role": str, "state": str,
-            "path": str, "instance_id": str, "delete_with_instance": int, "encrypted": int,
-            "created_at": float, "backing_image_id": str, "position": int,
-        },
-        pk="id",
-        foreign_keys=[("instance_id", "instances", "id"), ("backing_image_id", "images", "id")],
-    )
-    db.table("disks").create_index(["name"], unique=True)
-    db.table("forwards").create(
-        {"instance_id": str, "protocol": str, "host_addr": str, "host_port": int,
-         "guest_port": int},
-        pk=("instance_id", "protocol", "guest_port"),
-        foreign_keys=[("instance_id", "instances", "id")],
-    )
-    db.table("tags").create(
-        {"resource_id": str, "key": str, "value": str}, pk=("resource_id", "key")
-    )
-    db.table("events").create(
-        {
-            "id": int, "time": float, "user": str, "action": str, "resource": str,
-            "parameters": str, "result": str, "error": str, "duration_ms": float,
-        },
-        pk="id",
-    )
-    db.table("events").create_index(["resource"])
-    db.table("events").create_index(["time"])
-
-
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
-MIGRATIONS.append(schema_metrics.migrate)  # monitoring: metric history, alarms
-MIGRATIONS.append(schema_network.migrate)  # security groups, key pairs, networks
-MIGRATIONS.append(schema_storage.migrate)  # snapshots, backups
-MIGRATIONS.append(schema_images.migrate)  # image_disks: full-instance images
+# One module per schema step, each with `migrate(db)`; step n sets PRAGMA user_version = n.
+# Named, not imported: an up-to-date inventory (every start but the first) never loads them.
+MIGRATIONS: tuple[str, ...] = (
+    "backend.schema_core",  # instance types, images, instances, disks, forwards, tags, events
+    "backend.schema_metrics",  # monitoring: metric history, alarms
+    "backend.schema_network",  # security groups, key pairs, networks
+    "backend.schema_storage",  # snapshots, backups
+    "backend.schema_images",  # image_disks: full-instance images
+)
 
 
 class Store:
@@ -123,9 +73,9 @@ class Store:
     def _migrate(self) -> None:
         with self.transaction():
             current = self.version
-            for number, step in enumerate(MIGRATIONS, start=1):
+            for number, module in enumerate(MIGRATIONS, start=1):
                 if number > current:
-                    step(self.db)
+                    importlib.import_module(module).migrate(self.db)
                     self.db.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager

@@ -3,6 +3,10 @@ filter keystroke over 10,000 rows. Prints numbers; it is not a test.
 
 Run: python bench/dashboard.py [--runs 7] [--instances 1000] [--rows 10000]
 
+A third part measures what the live poll costs the UI loop: the longest stall of a 5 ms
+ticker on the app's loop while the inventory (1,000 instances) is re-read 10 times a second,
+with the reads in the live thread (as the dashboard does) vs on the UI loop itself.
+
 Start-up is measured from outside, per fresh process (imports count): the parent spawns
 `python bench/dashboard.py --child …` and stops the clock when the child prints that its
 first frame is up (Textual's `Ready` event). The lecs child does what `lecs` does: open the
@@ -171,6 +175,48 @@ async def bench_filter(rows: int) -> None:
           f"max {max(compute) * 1000:.1f} ms; 'tag:env=prod' kept {shown} rows")
 
 
+async def bench_poll_stall(count: int, seconds: float = 3.0) -> None:
+    from app.ui import LecsApp
+    from backend import Cloud
+    from backend.paths import Paths
+    from sample_data.demo import demo_clock, demo_facts, load_bulk
+
+    home = Path(tempfile.mkdtemp(prefix="lecs-bench-")) / "home"
+    load_bulk(home, count)
+    results: dict[str, list[float]] = {}
+    for mode in ("on the UI loop", "in the live thread"):
+        cloud = Cloud(Paths.from_env(str(home)))
+        app = LecsApp(cloud, clock=demo_clock, facts=demo_facts(), reconcile=False,
+                      sampler=False, poll_interval=0.1 if mode != "on the UI loop" else 3600)
+        stalls: list[float] = []
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.3)
+            loop = asyncio.get_running_loop()
+            end = loop.time() + seconds
+            last = loop.time()
+            next_read = last
+            while loop.time() < end:
+                await asyncio.sleep(0.005)
+                now = loop.time()
+                stalls.append(now - last - 0.005)
+                last = now
+                if mode == "on the UI loop" and now >= next_read:
+                    app.refresh_now()  # the same read and refresh, on this loop
+                    next_read = now + 0.1
+            reads = app.live._started
+        cloud.close()
+        results[mode] = stalls
+        print(f"  reads {mode}: {reads} reads in {seconds:.0f} s")
+    print(f"UI loop stalls while re-reading {count} instances 10x a second (5 ms ticker):")
+    base = results["on the UI loop"]
+    for mode, stalls in results.items():
+        stalls.sort()
+        p99 = stalls[int(len(stalls) * 0.99)]
+        print(f"  {mode:<20}: max {max(stalls) * 1000:6.1f} ms, p99 {p99 * 1000:6.1f} ms")
+    live = results["in the live thread"]
+    print(f"  ratio of max stalls, live thread / UI loop: {max(live) / max(base):.2f}")
+
+
 def med(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.1f}"
 
@@ -190,6 +236,7 @@ def main() -> None:
         return
     bench_start(args.runs, args.instances)
     asyncio.run(bench_filter(args.rows))
+    asyncio.run(bench_poll_stall(args.instances))
 
 
 if __name__ == "__main__":

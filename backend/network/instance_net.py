@@ -3,26 +3,31 @@
 At create: groups (default `default`), forwards compiled from their rules, the key pair,
 user-data and hostname in a NoCloud seed ISO, a NIC on a bridge network. At launch: what
 the QEMU command line needs. At delete: the rows and files to forget.
+
+Listing instances needs only `view()` (two queries); the services behind the operations
+(groups, key pairs, networks and their enforcer) are built, and their modules imported, on
+first use: keeps the dashboard's first frame quick.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from backend.audit import Audit
-from backend.driver import Driver
 from backend.errors import ValidationError
-from backend.locks import Locks
-from backend.network import cloudinit
-from backend.network.enforce import Enforcer, check_rules_for_mode
-from backend.network.groups import DEFAULT, SecurityGroups
-from backend.network.keypairs import KeyPairs
-from backend.network.networks import Networks
-from backend.network.usermode import NotEnforceable
 from backend.paths import Paths, private_dir
-from backend.store import Store
+
+if TYPE_CHECKING:
+    from backend.audit import Audit
+    from backend.driver import Driver
+    from backend.locks import Locks
+    from backend.network.enforce import Enforcer
+    from backend.network.groups import SecurityGroups
+    from backend.network.keypairs import KeyPairs
+    from backend.network.networks import Networks
+    from backend.store import Store
 
 
 @dataclass(slots=True)
@@ -52,11 +57,34 @@ class InstanceNetworking:
                  locks: Locks) -> None:
         self.store = store
         self.paths = paths
+        self.audit = audit
         self.driver = driver
-        self.enforcer = Enforcer(store, driver, locks)
-        self.groups = SecurityGroups(store, audit, self.enforcer)
-        self.keypairs = KeyPairs(store, paths, audit)
-        self.networks = Networks(store, paths, audit, self.enforcer)
+        self.locks = locks
+
+    @cached_property
+    def networks(self) -> Networks:
+        from backend.network.enforce import Enforcer
+        from backend.network.networks import Networks
+
+        return Networks(self.store, self.paths, self.audit,
+                        Enforcer(self.store, self.driver, self.locks))
+
+    @cached_property
+    def enforcer(self) -> Enforcer:
+        """The networks' own: they hook their firewall into it (`bridge_apply`)."""
+        return self.networks.enforcer
+
+    @cached_property
+    def groups(self) -> SecurityGroups:
+        from backend.network.groups import SecurityGroups
+
+        return SecurityGroups(self.store, self.audit, self.enforcer)
+
+    @cached_property
+    def keypairs(self) -> KeyPairs:
+        from backend.network.keypairs import KeyPairs
+
+        return KeyPairs(self.store, self.paths, self.audit)
 
     def seed_path(self, instance_id: str) -> Path:
         return self.paths.home / "seeds" / f"{instance_id}.iso"
@@ -66,6 +94,11 @@ class InstanceNetworking:
         user_data: bytes | str | None, hostname: str | None, network: str | None,
     ) -> Prepared:
         """Validate and plan; nothing is stored yet (the seed ISO is written, see discard)."""
+        from backend.network import cloudinit, usermode
+        from backend.network.enforce import check_rules_for_mode
+        from backend.network.groups import DEFAULT
+        from backend.network.usermode import NotEnforceable
+
         group_ids = self.groups.resolve(list(sgs) if sgs else [DEFAULT])
         rules = self.enforcer.rules_of(group_ids)
         prepared = Prepared()
@@ -75,8 +108,6 @@ class InstanceNetworking:
         except NotEnforceable as exc:
             raise NotEnforceable(f"instance {name!r}: {exc}") from None
         if net is None:
-            from backend.network import usermode
-
             plan = usermode.compile_rules(rules)
             prepared.forwards = usermode.assign(plan, instance_id, [],
                                                 self.enforcer.used_ports())
@@ -95,6 +126,8 @@ class InstanceNetworking:
         return prepared
 
     def write_seed(self, instance_id: str, name: str, fields: dict[str, Any]) -> Path:
+        from backend.network import cloudinit
+
         keys = []
         if fields.get("key_pair"):
             keys.append(self.keypairs.get(fields["key_pair"]).public_key)
@@ -152,6 +185,8 @@ class InstanceNetworking:
 
 
 def check_user_data_file(path: str) -> bytes:
+    from backend.network import cloudinit
+
     file = Path(path).expanduser()
     if not file.is_file():
         raise ValidationError(f"user-data file {path!r} does not exist")

@@ -1,18 +1,30 @@
-"""LocalDriver: QEMU processes on this host, daemonized, driven through QMP sockets."""
+"""LocalDriver: QEMU processes on this host, daemonized, driven through QMP sockets.
+
+Reading liveness (pidfiles, the process table) is all that listing instances needs; the
+operation code (argv, QMP and blockdev, the bridge, the metrics collector) is imported on
+first use: keeps the dashboard's first frame quick.
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend import accel as accel_mod
 from backend.errors import QemuError
-from backend.metrics.qemu_local import LocalCollector
-from backend.models import GuestCounters
-from backend.network import bridge
 from backend.paths import Paths, private_dir
-from backend.qemu import blockdev, monitor, process
-from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec, build_argv
-from backend.qemu.process import Liveness
+from backend.qemu import process
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from backend.metrics.qemu_local import LocalCollector
+    from backend.models import GuestCounters
+    from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
+    from backend.qemu.blockdev import BackupPair, Progress
+    from backend.qemu.monitor import Monitor
+    from backend.qemu.process import Liveness
 
 
 class LocalDriver:
@@ -21,12 +33,21 @@ class LocalDriver:
         found = accel_mod.host_accel()
         self.accel = found.name
         self.accel_reason = found.reason
-        self.collector = LocalCollector(self.rundir)
+
+    @cached_property
+    def collector(self) -> LocalCollector:
+        """The sampler's QMP connections and psutil handles (built on the first sample)."""
+        from backend.metrics.qemu_local import LocalCollector
+
+        return LocalCollector(self.rundir)
 
     def rundir(self, instance_id: str) -> Path:
         return self.paths.instance_runtime(instance_id)
 
     async def launch(self, spec: LaunchSpec) -> int:
+        from backend.network import bridge
+        from backend.qemu.argv import build_argv
+
         process.guard_rundir(spec.rundir)
         private_dir(spec.rundir)
         process.clean_runtime(spec.rundir)
@@ -48,15 +69,28 @@ class LocalDriver:
     def liveness(self, instance_id: str, pid: int | None) -> tuple[Liveness, int | None]:
         return process.liveness(self.rundir(instance_id), pid)
 
+    def _qmp(self, instance_id: str) -> Path:
+        return self.rundir(instance_id) / "qmp.sock"
+
+    def _session(
+        self, instance_id: str, timeout: float = 5.0
+    ) -> AbstractAsyncContextManager[Monitor]:
+        """A short QMP session on the instance's monitor (backend/qemu/monitor.py)."""
+        from backend.qemu import monitor
+
+        return monitor.session(self._qmp(instance_id), timeout=timeout)
+
     async def run_status(self, instance_id: str) -> str:
-        return await monitor.query_status(self.rundir(instance_id) / "qmp.sock")
+        from backend.qemu import monitor
+
+        return await monitor.query_status(self._qmp(instance_id))
 
     async def powerdown(self, instance_id: str) -> None:
-        async with monitor.session(self.rundir(instance_id) / "qmp.sock") as mon:
+        async with self._session(instance_id) as mon:
             await mon.execute("system_powerdown")
 
     async def reset(self, instance_id: str) -> None:
-        async with monitor.session(self.rundir(instance_id) / "qmp.sock") as mon:
+        async with self._session(instance_id) as mon:
             await mon.execute("system_reset")
 
     async def wait_exit(self, instance_id: str, pid: int, timeout: float) -> bool:
@@ -66,7 +100,7 @@ class LocalDriver:
         """`quit` over QMP, then SIGKILL if QEMU is still there a moment later."""
         rundir = self.rundir(instance_id)
         try:
-            async with monitor.session(rundir / "qmp.sock", timeout=2.0) as mon:
+            async with self._session(instance_id, timeout=2.0) as mon:
                 await mon.execute_ignoring_eof("quit")
         except Exception:  # a wedged or half-dead QEMU: fall through to the kill
             pass
@@ -82,39 +116,48 @@ class LocalDriver:
         return await self.collector.sample(instance_id, pid)
 
     async def release_sampling(self, instance_id: str | None = None) -> None:
-        await self.collector.forget(instance_id)
+        if "collector" in self.__dict__:  # nothing to release if nothing was sampled
+            await self.collector.forget(instance_id)
 
     def cleanup(self, instance_id: str, keep_logs: bool = True) -> None:
         process.clean_runtime(self.rundir(instance_id), keep_logs=keep_logs)
 
     # ---- storage on a running instance (backend/qemu/blockdev.py) ----------------------
-    def _qmp(self, instance_id: str) -> Path:
-        return self.rundir(instance_id) / "qmp.sock"
-
     async def attach_disk(self, instance_id: str, drive: DriveSpec) -> None:
+        from backend.qemu import blockdev
+
         await blockdev.attach(self._qmp(instance_id), drive)
 
     async def detach_disk(self, instance_id: str, drive: DriveSpec, timeout: float) -> None:
+        from backend.qemu import blockdev
+
         await blockdev.detach(self._qmp(instance_id), drive, timeout)
 
     async def resize_disk(self, instance_id: str, node: str, size_bytes: int) -> None:
+        from backend.qemu import blockdev
+
         await blockdev.resize(self._qmp(instance_id), node, size_bytes)
 
     async def snapshot_disks(self, instance_id: str, items: list[tuple[str, str]]) -> None:
+        from backend.qemu import blockdev
+
         await blockdev.snapshot_internal(self._qmp(instance_id), items)
 
     async def delete_disk_snapshot(self, instance_id: str, node: str, tag: str) -> None:
+        from backend.qemu import blockdev
+
         await blockdev.delete_internal(self._qmp(instance_id), node, tag)
 
     async def backup_disks(
-        self, instance_id: str, pairs: list[blockdev.BackupPair],
-        progress: blockdev.Progress | None,
+        self, instance_id: str, pairs: list[BackupPair], progress: Progress | None,
     ) -> None:
+        from backend.qemu import blockdev
+
         await blockdev.backup(self._qmp(instance_id), pairs, progress)
 
     # ---- user-mode networking on a running instance (backend/network/usermode.py) --------
     async def _hmp(self, instance_id: str, command: str, ok: str = "") -> None:
-        async with monitor.session(self._qmp(instance_id)) as mon:
+        async with self._session(instance_id) as mon:
             reply = await mon.execute("human-monitor-command", {"command-line": command})
         text = str(reply or "").strip()
         if text and not (ok and text.endswith(ok)):  # silent (or `ok`) unless it failed

@@ -1,0 +1,80 @@
+"""The start path imports only what it reads: opening the inventory and listing instances
+(the dashboard's first frame, `lecs instance list`) loads no operation code.
+
+Each module named here is imported on first use of an operation (backend/qemu/local.py,
+backend/instances.py, backend/network/instance_net.py, …); a top-level import of one of them
+on the read path would put its cost back on every start. No QEMU is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from backend import Cloud
+from sample_data.demo import load_bulk
+
+REPO = Path(__file__).resolve().parent.parent
+
+HEAVY = (
+    "sqlite_utils",  # writes and migrations only (Store.db)
+    "qemu.qmp",
+    "psutil",  # liveness of a recorded pid only; the demo inventory runs nothing
+    "blake3",
+    "pycdlib",
+    "httpx",
+    "backend.qemu.argv",
+    "backend.qemu.blockdev",
+    "backend.qemu.monitor",
+    "backend.qemu.volume",
+    "backend.qemu.img",
+    "backend.network.enforce",
+    "backend.network.nft",
+    "backend.network.bridge",
+    "backend.network.rules",
+    "backend.network.usermode",
+    "backend.network.cloudinit",
+    "backend.network.groups",
+    "backend.network.keypairs",
+    "backend.network.networks",
+    "backend.image_transfer",
+    "backend.image_disks",
+    "backend.keystore",
+    "backend.metrics",
+    "backend.schema_core",  # migrations run only on an inventory that is behind
+    "backend.schema_metrics",
+    "textual",
+    "rich",
+)
+
+LIST = """
+import asyncio, sys
+from backend import Cloud
+
+cloud = asyncio.run(Cloud.open())
+print(len(cloud.instances.list(reconcile=True)))
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_open_and_list_import_no_operation_code(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    load_bulk(home, 50)
+    # A first open may register the tiny guest, and reconciling settles the demo's "running"
+    # instances (their pids are not QEMUs here): writes, which the start below must not need.
+    first = asyncio.run(Cloud.open(str(home)))
+    first.instances.reconcile()
+    first.close()
+    env = {**os.environ, "LECS_HOME": str(home)}
+    env.pop("LECS_RUNTIME_DIR", None)
+    result = subprocess.run([sys.executable, "-c", LIST], capture_output=True, text=True,
+                            check=True, cwd=REPO, env=env, timeout=60)
+    count, modules = result.stdout.splitlines()
+    assert int(count) >= 50
+    loaded = set(modules.split())
+    assert "backend.instance_records" in loaded  # the read path did run
+    heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert heavy == [], f"the start path imported {heavy}"
