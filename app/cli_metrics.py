@@ -18,7 +18,8 @@ from app import render
 from app.cli import Parser, out
 from backend import Cloud
 from backend.metrics.catalogue import HOST, parse_duration, scope_metrics
-from backend.models import Alarm, InstanceState, MetricSample
+from backend.models import InstanceState
+from backend.models_metrics import Alarm, MetricSample
 
 
 def fmt(value: float | None, unit: str) -> str:

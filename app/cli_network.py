@@ -8,7 +8,7 @@ from typing import Any
 from app import render
 from app.cli import Parser, out
 from backend import Cloud
-from backend.models import KeyPair, Rule, SecurityGroup
+from backend.models_network import KeyPair, Rule, SecurityGroup
 from backend.network.rules import RuleInput
 
 

@@ -11,7 +11,8 @@ from app import render
 from app.cli import Parser, out
 from backend import Cloud
 from backend.errors import ValidationError
-from backend.models import Backup, Disk, Snapshot
+from backend.models import Disk
+from backend.models_storage import Backup, Snapshot
 
 
 def progress_bar(args: argparse.Namespace) -> Callable[[float, str], None] | None:

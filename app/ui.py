@@ -8,7 +8,7 @@ import importlib
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -30,14 +30,10 @@ from app.widgets.ops import Operations, OpsBar
 from app.widgets.prompt import Prompt
 from backend import Cloud
 from backend.errors import LecsError
-from backend.models import (
-    AlarmChange,
-    AlarmState,
-    HostFacts,
-    Instance,
-    InstanceState,
-    MetricSample,
-)
+from backend.models import HostFacts, Instance, InstanceState
+
+if TYPE_CHECKING:
+    from backend.models_metrics import AlarmChange, MetricSample
 
 POLL_INTERVAL = 0.5
 LIVE_PANES = {"metrics", "instances"}  # the sampler ticks each second while one is shown
@@ -178,6 +174,7 @@ class LecsApp(StorageActions):
 
     def _alarm_changed(self, change: AlarmChange) -> None:
         """A rule changed state (called on this loop by the sampler): pop a notice."""
+        from backend.models_metrics import AlarmState
         severity: SeverityLevel = (
             "error" if change.new is AlarmState.ALARM
             else "information" if change.new is AlarmState.OK else "warning")

@@ -25,7 +25,8 @@ from backend.errors import ConflictError, NotFoundError, StateError
 from backend.ids import new_id
 from backend.keystore import KeyStore
 from backend.locks import Locks
-from backend.models import Backup, BackupDisk, BackupState, InstanceState
+from backend.models import InstanceState
+from backend.models_storage import Backup, BackupDisk, BackupState
 from backend.paths import Paths, private_dir
 from backend.qemu import volume
 from backend.qemu.argv import DriveSpec

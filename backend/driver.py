@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing the Protocol loads no QEMU code
-    from backend.models import GuestCounters
+    from backend.models_metrics import GuestCounters
     from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
     from backend.qemu.blockdev import BackupPair, Progress
     from backend.qemu.process import Liveness
@@ -22,6 +22,10 @@ class Driver(Protocol):
     accel_reason: str
 
     def rundir(self, instance_id: str) -> Path: ...
+
+    def rundir_text(self, instance_id: str) -> str:
+        """str(rundir(id)) without building a Path (listing 1,000 instances: ~3 ms)."""
+        ...
 
     async def launch(self, spec: LaunchSpec) -> int: ...
 

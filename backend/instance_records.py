@@ -50,7 +50,7 @@ class InstanceRecords:
             tags=extra["tags"].get(row["id"], {}),
             disks=extra["disks"].get(row["id"], []),
             forwards=extra["forwards"].get(row["id"], []),
-            runtime_dir=str(self.driver.rundir(row["id"])),
+            runtime_dir=self.driver.rundir_text(row["id"]),
             security_groups=list(net.get("groups", ())),
             key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
             network=net.get("network", ""), ip=net.get("ip", ""),
@@ -69,10 +69,12 @@ class InstanceRecords:
         ):
             tags.setdefault(rid, {})[key] = value
         disks: dict[str, list[Disk]] = {}
-        for r in self.store.rows(
-            "SELECT * FROM disks" + where.format(col="instance_id") + " ORDER BY position", params
+        for values in run(
+            f"SELECT {DISK_COLUMNS} FROM disks" + where.format(col="instance_id")
+            + " ORDER BY position", params,
         ):
-            disks.setdefault(r["instance_id"], []).append(disk_from_row(r))
+            disk = disk_from_values(values)
+            disks.setdefault(disk.instance_id or "", []).append(disk)
         forwards: dict[str, list[Forward]] = {}
         for iid, *fields in run(
             "SELECT instance_id, protocol, host_addr, host_port, guest_port FROM forwards"
@@ -106,6 +108,17 @@ class InstanceRecords:
     # ---- reconcile -----------------------------------------------------------------
     def reconcile(self, ids: builtins.list[str] | None = None) -> builtins.list[str]:
         return reconcile.run(self.store, self.driver, self.audit, self.locks, ids)
+
+DISK_COLUMNS = ("id, name, size_gib, format, role, state, path, instance_id,"
+                " delete_with_instance, encrypted, created_at, backing_image_id, position,"
+                " snapshot_head")  # Disk's fields, in order
+
+
+def disk_from_values(v: tuple[Any, ...]) -> Disk:
+    """A Disk from a `SELECT {DISK_COLUMNS}` tuple (listing: no dict per row)."""
+    return Disk(v[0], v[1], v[2], v[3], v[4], DISK_STATES[v[5]], v[6], v[7], bool(v[8]),
+                bool(v[9]), v[10], v[11], v[12] or 0, v[13])
+
 
 def disk_from_row(r: dict[str, Any]) -> Disk:
     return Disk(

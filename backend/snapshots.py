@@ -19,7 +19,8 @@ from backend.disks import Disks, check
 from backend.driver import Driver
 from backend.errors import ConflictError, NotFoundError, StateError
 from backend.ids import new_id
-from backend.models import InstanceState, Snapshot, SnapshotState
+from backend.models import InstanceState
+from backend.models_storage import Snapshot, SnapshotState
 from backend.qemu import volume
 from backend.store import Store
 

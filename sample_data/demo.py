@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.catalogue import Catalogue
-from backend.models import Alarm, AlarmState, HostFacts
+from backend.models import HostFacts
+from backend.models_metrics import Alarm, AlarmState
 from backend.paths import Paths
 from backend.store import Store
 
@@ -173,7 +174,7 @@ def _metric_rows(store: Store) -> None:
     from backend.audit import Audit
     from backend.metrics.alarms import Alarms
     from backend.metrics.history import History
-    from backend.models import Comparison, MetricSample, Statistic
+    from backend.models_metrics import Comparison, MetricSample, Statistic
 
     history = History(store, demo_clock, max_buffer=10**6)
     times = [*range(-86400, -3600, 300), *range(-3600, -300, 5), *range(-300, 0)]

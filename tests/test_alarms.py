@@ -12,7 +12,7 @@ from backend import Cloud
 from backend.errors import ConflictError, LecsError, NotFoundError, ValidationError
 from backend.metrics.alarms import Alarms
 from backend.metrics.history import History
-from backend.models import AlarmChange, AlarmState, Comparison, MetricSample, Statistic
+from backend.models_metrics import AlarmChange, AlarmState, Comparison, MetricSample, Statistic
 from tests.test_metrics_history import T0, Clock
 
 S = AlarmState

@@ -122,3 +122,11 @@ def test_network_and_seed_argv_is_golden() -> None:
     assert bridged[:5] == ["ip", "netns", "exec", "lab", "qemu-system-x86_64"]
     netdev = bridged[bridged.index("-netdev") + 1]
     assert netdev == "tap,id=n0,ifname=ltp-abc,script=no,downscript=no"
+
+
+def test_rundir_text_is_the_rundir(tmp_path: Path) -> None:
+    from backend.paths import Paths
+    from backend.qemu.local import LocalDriver
+
+    driver = LocalDriver(Paths(home=tmp_path, runtime=tmp_path / "run"))
+    assert driver.rundir_text("i-abc") == str(driver.rundir("i-abc"))

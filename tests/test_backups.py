@@ -12,7 +12,7 @@ import pytest
 
 from backend import Cloud
 from backend.errors import NotFoundError, StateError
-from backend.models import BackupState
+from backend.models_storage import BackupState
 from backend.qemu import volume
 from backend.qemu.volume import Volume
 from tests.qemu_probe import serial_run

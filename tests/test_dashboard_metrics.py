@@ -22,7 +22,8 @@ from app.widgets.plots import MetricPlot, time_ticks
 from app.widgets.sparklines import rate, resample, spark
 from backend import Cloud
 from backend.errors import ValidationError
-from backend.models import AlarmState, InstanceState
+from backend.models import InstanceState
+from backend.models_metrics import AlarmState
 from backend.paths import Paths
 from sample_data.demo import DEMO_NOW, demo_clock, demo_facts, follow_demo_clock, load_demo
 from tests.test_dashboard import wait_for

@@ -17,7 +17,7 @@ import pytest
 from backend import Cloud
 from backend.errors import ConflictError
 from backend.metrics.qemu_local import balloon_memory, net_dev_counters, tap_name
-from backend.models import AlarmChange, AlarmState
+from backend.models_metrics import AlarmChange, AlarmState
 from backend.paths import Paths
 from tests.qemu_probe import serial_run
 from tests.test_cli import lecs

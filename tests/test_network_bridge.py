@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import pytest
 
 from backend import Cloud
-from backend.models import Action, Direction, Protocol, Rule
+from backend.models_network import Action, Direction, Protocol, Rule
 from backend.network import bridge, nft
 from backend.network.rules import RuleInput
 from tests.qemu_probe import serial_run

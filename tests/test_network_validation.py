@@ -6,7 +6,7 @@ import pytest
 
 from backend import Cloud
 from backend.errors import LecsError, NotFoundError, ValidationError
-from backend.models import Action, Direction, Protocol
+from backend.models_network import Action, Direction, Protocol
 from backend.network import usermode
 from backend.network.rules import RuleInput, build, decide
 from backend.network.usermode import NotEnforceable

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 
@@ -11,7 +11,10 @@ from app.panes.base import Pane
 from app.render import duration
 from app.widgets.sparklines import percent
 from app.widgets.vtable import Column, Row, VirtualTable
-from backend.models import Instance, InstanceState, MetricSample
+from backend.models import Instance, InstanceState
+
+if TYPE_CHECKING:
+    from backend.models_metrics import MetricSample
 
 S = InstanceState
 STATE_STYLE = {

@@ -25,7 +25,8 @@ from app.widgets.live_table import LiveTable
 from app.widgets.plots import MetricPlot
 from app.widgets.vtable import VirtualTable
 from backend.metrics.catalogue import HOST
-from backend.models import AlarmState, Instance, InstanceState
+from backend.models import Instance, InstanceState
+from backend.models_metrics import AlarmState
 
 REFRESH = 1.0  # seconds between reads of the history
 PLOTS = ("cpu", "mem", "disk", "net")

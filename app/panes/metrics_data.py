@@ -17,7 +17,8 @@ from app.widgets.sparklines import Point, byte_size, percent, rate, resample, sp
 from backend import Cloud
 from backend.errors import LecsError
 from backend.metrics.catalogue import HOST, METRICS
-from backend.models import Alarm, AlarmState, HostFacts, Instance, InstanceState, MetricSample
+from backend.models import HostFacts, Instance, InstanceState
+from backend.models_metrics import Alarm, AlarmState, MetricSample
 
 WINDOWS: tuple[tuple[float, str], ...] = ((300.0, "5 min"), (3600.0, "1 h"), (86400.0, "24 h"))
 SPARK_WIDTH = 20

@@ -25,7 +25,7 @@ from app.panes.sg_rows import (
     rule_row,
 )
 from app.widgets.vtable import VirtualTable
-from backend.models import Direction, Rule, SecurityGroup
+from backend.models_network import Direction, Rule, SecurityGroup
 
 
 class SecurityGroupsPane(Pane):

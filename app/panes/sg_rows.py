@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.panes.instances import state_style
 from app.widgets.vtable import Column, Row
-from backend.models import Action, Instance, Rule, SecurityGroup
+from backend.models import Instance
+from backend.models_network import Action, Rule, SecurityGroup
 
 SERVICES = {22: "ssh", 80: "http", 443: "https"}
 GROUP_COLUMNS = [

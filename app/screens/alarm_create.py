@@ -25,7 +25,7 @@ from backend import validate
 from backend.errors import ValidationError
 from backend.metrics.catalogue import HOST, HOST_METRICS, INSTANCE_METRICS, metric, parse_duration
 from backend.metrics.history import RAW_KEEP
-from backend.models import Comparison, Statistic
+from backend.models_metrics import Comparison, Statistic
 
 FIELDS = ("name", "threshold", "period", "periods", "suppression")
 

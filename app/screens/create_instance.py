@@ -19,7 +19,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionLis
 from app.screens.form import SubmitCancel
 from backend import validate
 from backend.errors import ValidationError
-from backend.models import Image, InstanceType, SecurityGroup
+from backend.models import Image, InstanceType
+from backend.models_network import SecurityGroup
 from backend.network import cloudinit, usermode
 from backend.network.instance_net import check_user_data_file
 

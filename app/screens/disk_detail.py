@@ -15,7 +15,8 @@ from app.panes.events import when
 from app.render import size
 from app.widgets.vtable import Column, Row, VirtualTable
 from backend.errors import NotFoundError
-from backend.models import Disk, Snapshot, SnapshotState
+from backend.models import Disk
+from backend.models_storage import Snapshot, SnapshotState
 
 if TYPE_CHECKING:
     from app.ui import LecsApp

@@ -15,7 +15,7 @@ from textual.widgets import Label, Static
 from textual.worker import Worker
 
 from app.widgets.vtable import Column, Row, VirtualTable
-from backend.models import KeyPair
+from backend.models_network import KeyPair
 
 if TYPE_CHECKING:
     from app.ui import LecsApp

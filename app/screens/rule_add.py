@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from app.screens.form import SubmitCancel
 from backend.errors import ValidationError
-from backend.models import Action, Direction, Protocol, SecurityGroup
+from backend.models_network import Action, Direction, Protocol, SecurityGroup
 from backend.network import rules
 from backend.network.rules import RuleInput
 

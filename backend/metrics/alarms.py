@@ -24,7 +24,7 @@ from backend.errors import ConflictError, NotFoundError, ValidationError
 from backend.ids import new_id
 from backend.metrics.catalogue import HOST, metric, parse_duration
 from backend.metrics.history import RAW_KEEP, History
-from backend.models import Alarm, AlarmChange, AlarmState, Comparison, Statistic
+from backend.models_metrics import Alarm, AlarmChange, AlarmState, Comparison, Statistic
 from backend.store import Store
 
 Listener = Callable[[AlarmChange], None]

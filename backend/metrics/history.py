@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from backend.metrics.catalogue import COLUMNS, METRICS, scope_metrics
-from backend.models import MetricSample, Statistic
+from backend.models_metrics import MetricSample, Statistic
 from backend.schema_metrics import RAW, ROLLUP_1M, ROLLUP_5M
 from backend.store import Store
 

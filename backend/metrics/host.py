@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 
 from backend.metrics.catalogue import HOST
-from backend.models import MetricSample
+from backend.models_metrics import MetricSample
 
 
 class HostSampler:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from qemu.qmp import QMPClient
 
 from backend.errors import QemuError
-from backend.models import GuestCounters
+from backend.models_metrics import GuestCounters
 from backend.qemu import monitor
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ from backend.locks import Locks
 from backend.metrics.alarms import Alarms
 from backend.metrics.history import History
 from backend.metrics.host import HostSampler
-from backend.models import GuestCounters, InstanceState, MetricSample
+from backend.models import InstanceState
+from backend.models_metrics import GuestCounters, MetricSample
 from backend.store import Store
 
 LOCK = "sampler"

@@ -15,7 +15,7 @@ from backend.metrics.catalogue import HOST, METRICS, MetricInfo, metric, parse_d
 from backend.metrics.history import History, Point
 from backend.metrics.host import HostSampler
 from backend.metrics.sampler import Sampler
-from backend.models import MetricSample, Statistic
+from backend.models_metrics import MetricSample, Statistic
 from backend.paths import Paths
 from backend.store import Store
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from backend.driver import Driver
 from backend.locks import Locks
-from backend.models import Action, Direction, Protocol, Rule
+from backend.models_network import Action, Direction, Protocol, Rule
 from backend.network import usermode
 from backend.network.usermode import NotEnforceable
 from backend.qemu.argv import ForwardSpec

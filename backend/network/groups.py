@@ -10,7 +10,7 @@ from backend import validate
 from backend.audit import Audit
 from backend.errors import ConflictError, NotFoundError, ValidationError
 from backend.ids import new_id
-from backend.models import Rule, SecurityGroup
+from backend.models_network import Rule, SecurityGroup
 from backend.network import rules as rulemod
 from backend.network.enforce import Enforcer, rule_from_row
 from backend.network.rules import RuleInput

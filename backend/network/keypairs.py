@@ -16,7 +16,7 @@ from typing import Any
 from backend import validate
 from backend.audit import Audit
 from backend.errors import ConflictError, LecsError, NotFoundError, ValidationError
-from backend.models import KeyPair
+from backend.models_network import KeyPair
 from backend.paths import Paths, private_dir
 from backend.store import Store
 

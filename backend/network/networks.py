@@ -12,7 +12,7 @@ from backend import validate
 from backend.audit import Audit
 from backend.errors import ConflictError, NotFoundError, ValidationError
 from backend.ids import new_id
-from backend.models import Network
+from backend.models_network import Network
 from backend.network import bridge, nft
 from backend.network.enforce import Enforcer
 from backend.paths import Paths, private_dir

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from backend.errors import ValidationError
-from backend.models import Action, Direction, Protocol, Rule
+from backend.models_network import Action, Direction, Protocol, Rule
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 100
 MAX_DESCRIPTION = 256

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from backend.errors import LecsError, ValidationError
-from backend.models import Action, Direction, Protocol, Rule
+from backend.models_network import Action, Direction, Protocol, Rule
 from backend.network.rules import ANY, LOOPBACK, decide, describe
 
 MODE = "user-mode networking"

@@ -7,6 +7,7 @@ first use: keeps the dashboard's first frame quick.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from backend.metrics.qemu_local import LocalCollector
-    from backend.models import GuestCounters
+    from backend.models_metrics import GuestCounters
     from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
     from backend.qemu.blockdev import BackupPair, Progress
     from backend.qemu.monitor import Monitor
@@ -43,6 +44,9 @@ class LocalDriver:
 
     def rundir(self, instance_id: str) -> Path:
         return self.paths.instance_runtime(instance_id)
+
+    def rundir_text(self, instance_id: str) -> str:
+        return f"{self.paths.runtime}{os.sep}{instance_id}"  # == str(rundir(instance_id))
 
     async def launch(self, spec: LaunchSpec) -> int:
         from backend.network import bridge
