@@ -12,6 +12,7 @@ import pytest
 
 from backend import Cloud
 from backend.paths import Paths, guest_dir
+from sample_data.demo import load_demo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,3 +70,12 @@ async def bare_cloud(home: Path) -> AsyncIterator[Cloud]:
     c = Cloud(Paths.from_env(str(home)))
     yield c
     c.close()
+
+
+@pytest.fixture
+def demo_cloud(home: Path) -> Iterator[Cloud]:
+    """The demo inventory of sample_data/ (no QEMU behind it), for dashboard tests."""
+    load_demo(home)
+    cloud = Cloud(Paths.from_env(str(home)))
+    yield cloud
+    cloud.close()

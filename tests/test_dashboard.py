@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,18 +23,9 @@ from app.widgets import query
 from app.widgets.vtable import Row
 from backend import Cloud
 from backend.models import InstanceState
-from backend.paths import Paths
-from sample_data.demo import demo_clock, demo_facts, load_demo
+from sample_data.demo import demo_clock, demo_facts
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def demo_cloud(home: Path) -> Iterator[Cloud]:
-    load_demo(home)
-    cloud = Cloud(Paths.from_env(str(home)))
-    yield cloud
-    cloud.close()
 
 
 def demo_app(cloud: Cloud) -> LecsApp:

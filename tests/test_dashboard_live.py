@@ -21,8 +21,7 @@ from app.live_inventory import LiveInventory
 from app.ui import LecsApp
 from backend import Cloud
 from backend.models import InstanceState
-from backend.paths import Paths
-from sample_data.demo import demo_clock, demo_facts, load_demo
+from sample_data.demo import demo_clock, demo_facts
 from tests.test_dashboard import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,11 +82,9 @@ async def test_a_cli_stop_in_another_terminal_shows_at_once(cloud: Cloud) -> Non
         await wait_for(pilot, lambda: instance_id in app.live.watching, timeout=5)
 
 
-async def test_the_poll_reads_in_its_own_thread_and_connection(home: Path) -> None:
-    load_demo(home)
-    cloud = Cloud(Paths.from_env(str(home)))
-    other = Cloud(Paths.from_env(str(home)))  # a CLI in another terminal
-    app = LecsApp(cloud, clock=demo_clock, facts=demo_facts(), reconcile=False,
+async def test_the_poll_reads_in_its_own_thread_and_connection(demo_cloud: Cloud) -> None:
+    other = Cloud(demo_cloud.paths)  # a CLI in another terminal
+    app = LecsApp(demo_cloud, clock=demo_clock, facts=demo_facts(), reconcile=False,
                   poll_interval=0.2)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -98,23 +95,17 @@ async def test_the_poll_reads_in_its_own_thread_and_connection(home: Path) -> No
             threads = {t.name for t in threading.enumerate()}
             assert any(name.startswith("lecs-inventory") for name in threads)
             reader = app.live._reader
-            assert reader is not None and reader.store.conn is not cloud.store.conn
+            assert reader is not None and reader.store.conn is not demo_cloud.store.conn
         assert app.live._reader is None  # closed in its thread when the app went
     finally:
         other.close()
-        cloud.close()
 
 
-def test_an_older_read_never_replaces_a_newer_one(home: Path) -> None:
-    load_demo(home)
-    cloud = Cloud(Paths.from_env(str(home)))
-    live = LiveInventory(cloud, reconcile=False, nudge=lambda delay: None)
-    try:
-        first, _ = live.read_here()  # a poll starts …
-        second, _ = live.read_here()  # … an operation's read starts after it
-        assert live.accept(second)
-        assert not live.accept(first)  # the poll's result comes last: dropped
-        third, _ = live.read_here()
-        assert live.accept(third)
-    finally:
-        cloud.close()
+def test_an_older_read_never_replaces_a_newer_one(demo_cloud: Cloud) -> None:
+    live = LiveInventory(demo_cloud, reconcile=False, nudge=lambda delay: None)
+    first, _ = live.read_here()  # a poll starts …
+    second, _ = live.read_here()  # … an operation's read starts after it
+    assert live.accept(second)
+    assert not live.accept(first)  # the poll's result comes last: dropped
+    third, _ = live.read_here()
+    assert live.accept(third)

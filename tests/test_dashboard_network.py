@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import urllib.error
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,24 +29,10 @@ from backend import Cloud
 from backend.errors import ValidationError
 from backend.models import InstanceState
 from backend.network import rules
-from backend.paths import Paths
-from sample_data.demo import demo_clock, demo_facts, load_demo
 from tests.qemu_probe import http_get
-from tests.test_dashboard import plain, wait_for
+from tests.test_dashboard import demo_app, plain, wait_for
 
 needs_keygen = pytest.mark.skipif(not shutil.which("ssh-keygen"), reason="no ssh-keygen")
-
-
-@pytest.fixture
-def demo_cloud(home: Path) -> Iterator[Cloud]:
-    load_demo(home)
-    cloud = Cloud(Paths.from_env(str(home)))
-    yield cloud
-    cloud.close()
-
-
-def demo_app(cloud: Cloud) -> LecsApp:
-    return LecsApp(cloud, clock=demo_clock, facts=demo_facts(), reconcile=False)
 
 
 def sg_pane(app: LecsApp) -> SecurityGroupsPane:

@@ -32,22 +32,8 @@ from app.ui import LecsApp
 from backend import Cloud
 from backend.errors import NotFoundError
 from backend.models import DiskState, ImageState, InstanceState
-from backend.paths import Paths
-from sample_data.demo import demo_clock, demo_facts, load_demo
-from tests.test_dashboard import plain, wait_for
+from tests.test_dashboard import demo_app, plain, wait_for
 from tests.test_disks import GIB_SECTORS, wait_block
-
-
-@pytest.fixture
-def demo_cloud(home: Path) -> Iterator[Cloud]:
-    load_demo(home)
-    cloud = Cloud(Paths.from_env(str(home)))
-    yield cloud
-    cloud.close()
-
-
-def demo_app(cloud: Cloud) -> LecsApp:
-    return LecsApp(cloud, clock=demo_clock, facts=demo_facts(), reconcile=False)
 
 
 def notices(app: LecsApp) -> list[str]:
