@@ -35,7 +35,7 @@ async def test_full_lifecycle(cloud: Cloud) -> None:
     rundir = inst.runtime_dir
     assert await qmp_status(rundir) == "running"
     assert qemu_pids(rundir) == [inst.pid]
-    for name in ("qmp.sock", "serial.sock"):
+    for name in ("qmp.sock", "events.sock", "watch.sock", "serial.sock"):
         assert (Path(rundir) / name).stat().st_mode & 0o777 == 0o600
     assert Path(rundir).stat().st_mode & 0o777 == 0o700
     await cloud.instances.wait_ready(inst.id)
