@@ -7,7 +7,7 @@
 - QEMU's QMP events (`Cloud.watcher()`, backend/instance_watch.py) on the instances whose
   QEMU runs ask for a read at once, so a guest that powers off, a QEMU that is killed or a
   CLI in another terminal shows in well under the poll interval. A burst of events is one
-  read (`nudge` is coalesced by the app).
+  read: nudges due within 50 ms of one another are one.
 """
 
 from __future__ import annotations
@@ -25,16 +25,18 @@ if TYPE_CHECKING:
 
 S = InstanceState
 WATCHED = frozenset({S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING})  # QEMU is up
+SOON = 0.02  # a QMP event → read this soon
 SETTLE = 0.3  # after QEMU hung up, read once more: its pidfile may outlive the socket a bit
+TOGETHER = 0.05  # nudges due this close together are one read
 
 
 class LiveInventory:
-    def __init__(self, cloud: Cloud, *, reconcile: bool,
-                 nudge: Callable[[float], None]) -> None:
-        """`nudge(delay)`: the app reads again after `delay` seconds (it coalesces them)."""
+    def __init__(self, cloud: Cloud, *, reconcile: bool, read_soon: Callable[[], None]) -> None:
+        """`read_soon()`: the app reads the inventory again at once (QMP events came)."""
         self.cloud = cloud
         self.reconcile = reconcile
-        self.nudge = nudge
+        self.read_soon = read_soon
+        self._nudges: dict[float, asyncio.TimerHandle] = {}  # loop time due → its call
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lecs-inventory")
         self._reader: Cloud | None = None  # made, used and closed in that thread only
         self._started = 0  # number of the newest read started
@@ -88,11 +90,26 @@ class LiveInventory:
         return self._watcher.watching if self._watcher is not None else set()
 
     def _event(self, instance_id: str, event: str) -> None:
-        self.nudge(0.02)
+        self.nudge(SOON)
         if event == "DISCONNECTED":
             self.nudge(SETTLE)
 
+    def nudge(self, delay: float) -> None:
+        """Ask for a read in `delay` s, unless one is due about then already."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        if any(abs(pending - due) < TOGETHER for pending in self._nudges):
+            return
+        self._nudges[due] = loop.call_later(delay, self._nudged, due)
+
+    def _nudged(self, due: float) -> None:
+        del self._nudges[due]
+        self.read_soon()
+
     async def close(self) -> None:
+        for handle in self._nudges.values():
+            handle.cancel()
+        self._nudges.clear()
         if self._watcher is not None:
             await self._watcher.close()
         loop = asyncio.get_running_loop()

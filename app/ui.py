@@ -7,7 +7,6 @@ import gc
 import importlib
 import time
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -103,11 +102,10 @@ class LecsApp(StorageActions):
         self.version = 0  # bumped whenever `instances` changes
         self.pane_name = PANES[0][0]
         self.ops = Operations(changed=self._ops_changed)
-        self.live = LiveInventory(cloud, reconcile=reconcile, nudge=self._nudge)
+        self.live = LiveInventory(cloud, reconcile=reconcile, read_soon=self._read_soon)
         self._poll_timer: Timer | None = None
         self._polling = False  # a read is in flight
-        self._poll_again = False  # a nudge came during it: read again right after
-        self._nudges: list[float] = []  # when the pending nudges are due (monotonic)
+        self._poll_again = False  # a QMP event came during it: read again right after
         self._last_error = ""
         for theme in THEMES.values():
             self.register_theme(theme)
@@ -213,16 +211,8 @@ class LecsApp(StorageActions):
             again, self._poll_again = self._poll_again, False
             self._schedule_poll(0.01 if again else None)  # set_timer(0) never fires
 
-    def _nudge(self, delay: float) -> None:
-        """Read again in `delay` s (a QMP event came); nudges due together are one read."""
-        due = time.monotonic() + delay
-        if any(abs(pending - due) < 0.05 for pending in self._nudges):
-            return
-        self._nudges.append(due)
-        self.set_timer(delay, partial(self._nudged, due))
-
-    def _nudged(self, due: float) -> None:
-        self._nudges.remove(due)
+    def _read_soon(self) -> None:
+        """QMP events came (app/live_inventory.py): read now, or right after this read."""
         if self._polling:
             self._poll_again = True
         else:

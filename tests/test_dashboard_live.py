@@ -102,10 +102,26 @@ async def test_the_poll_reads_in_its_own_thread_and_connection(demo_cloud: Cloud
 
 
 def test_an_older_read_never_replaces_a_newer_one(demo_cloud: Cloud) -> None:
-    live = LiveInventory(demo_cloud, reconcile=False, nudge=lambda delay: None)
+    live = LiveInventory(demo_cloud, reconcile=False, read_soon=lambda: None)
     first, _ = live.read_here()  # a poll starts …
     second, _ = live.read_here()  # … an operation's read starts after it
     assert live.accept(second)
     assert not live.accept(first)  # the poll's result comes last: dropped
     third, _ = live.read_here()
     assert live.accept(third)
+
+
+async def test_a_burst_of_events_is_one_read(demo_cloud: Cloud) -> None:
+    reads: list[float] = []
+    loop = asyncio.get_running_loop()
+    live = LiveInventory(demo_cloud, reconcile=False, read_soon=lambda: reads.append(loop.time()))
+    start = loop.time()
+    for event in ("SHUTDOWN", "RESET", "STOP"):  # one burst …
+        live._event("i-x", event)
+    live._event("i-x", "DISCONNECTED")  # … then the hang-up: once more, a little later
+    await asyncio.sleep(0.5)
+    assert len(reads) == 2
+    assert reads[0] - start < 0.1 < 0.25 < reads[1] - start
+    live.nudge(10.0)
+    await live.close()  # a pending nudge goes with it
+    assert live._nudges == {}
