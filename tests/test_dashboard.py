@@ -247,3 +247,24 @@ async def test_instance_lifecycle_through_the_dashboard(cloud: Cloud) -> None:
         assert names(app) == []
     assert [e.action for e in cloud.audit.list(resource=inst.id)][:2] == [
         "instance.delete", "instance.stop"]
+
+
+async def test_theme_switch_restyles_the_running_app(demo_cloud: Cloud) -> None:
+    """ctrl+t re-parses the CSS with the new theme's variables (app/themes.ThemedStylesheet
+    keeps parsed rules only while the variables stay the same)."""
+    from app.themes import DARK, LIGHT
+
+    app = demo_app(demo_cloud)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.current_pane.table
+        dark = table.styles.background
+        assert app.theme == DARK.name
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme == LIGHT.name
+        light = table.styles.background
+        assert light != dark
+        assert light.hex.upper() in {LIGHT.background, LIGHT.surface, LIGHT.panel}
+        await pilot.press("ctrl+t", "ctrl+t")  # high contrast, then dark again
+        await pilot.pause()
+        assert app.theme == DARK.name and table.styles.background == dark
