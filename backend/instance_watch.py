@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qemu.qmp import QMPClient, Runstate
 
-from backend.qemu.monitor import _quiet_disconnect
+from backend.qemu.monitor import quiet_disconnect
 
 logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)
 
@@ -93,7 +93,7 @@ class InstanceWatcher:
                     break
             finally:
                 self._watching.discard(instance_id)
-                await _quiet_disconnect(client)
+                await quiet_disconnect(client)
         self._report(instance_id, DISCONNECTED)
 
     async def _connect(self, client: QMPClient, instance_id: str) -> bool:

@@ -52,7 +52,7 @@ async def session(path: Path, timeout: float = 5.0, name: str = "lecs") -> Async
             await asyncio.wait_for(client.connect(str(path)), max(0.1, deadline - loop.time()))
             break
         except Exception as exc:  # OSError, TimeoutError, qemu.qmp's ConnectError
-            await _quiet_disconnect(client)
+            await quiet_disconnect(client)
             cause = getattr(exc, "exc", exc)  # qemu.qmp's ConnectError wraps the OSError
             gone = isinstance(cause, FileNotFoundError | ConnectionRefusedError)
             if gone or loop.time() + 0.05 >= deadline:
@@ -62,10 +62,10 @@ async def session(path: Path, timeout: float = 5.0, name: str = "lecs") -> Async
     try:
         yield Monitor(client)
     finally:
-        await _quiet_disconnect(client)
+        await quiet_disconnect(client)
 
 
-async def _quiet_disconnect(client: QMPClient) -> None:
+async def quiet_disconnect(client: QMPClient) -> None:
     try:
         await client.disconnect()
     except Exception:  # the peer may already be gone; nothing left to release
