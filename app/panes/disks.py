@@ -55,9 +55,11 @@ class DisksPane(Pane):
         Binding("a", "attach", "Attach",
                 tooltip="Attach the disk to an instance (live to a running one)"),
         Binding("x", "detach", "Detach", tooltip="Detach the disk from its instance (asks first)"),
-        Binding("r", "resize", "Resize", tooltip="Grow the disk (online if its instance runs)"),
+        # r and i stay off the footer so that it fits 80 columns (? and ctrl+p list them)
+        Binding("r", "resize", "Resize", show=False,
+                tooltip="Grow the disk (online if its instance runs)"),
         Binding("s", "snapshot", "Snapshot", tooltip="Take a snapshot of the disk"),
-        Binding("i", "detail", "Snapshots",
+        Binding("i", "detail", "Snapshots", show=False,
                 tooltip="Details: the disk's snapshot tree, rollback, delete (enter too)"),
         Binding("b", "backup", "Backup", show=False,
                 tooltip="Back up every disk of the disk's instance together, with progress"),

@@ -44,7 +44,7 @@ class SecurityGroupsPane(Pane):
                                                  " (pick from a list)"),
         Binding("T", "detach", "Detach", show=False,
                 tooltip="Detach the selected group from an instance (pick from a list)"),
-        Binding("p", "keypairs", "Key pairs",
+        Binding("p", "keypairs", "Key pairs", show=False,  # the title line says "p: key pairs"
                 tooltip="Key pairs: list, import a .pub file, generate, delete"),
     ]
 
