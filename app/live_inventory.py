@@ -3,7 +3,7 @@
 - Reads (list + reconcile: SQLite, pidfiles, ~25 ms for 1,000 instances) run in one worker
   thread with its own `Cloud` (`Cloud.reader()`: its own SQLite connection), so a poll never
   holds the UI loop. Each read takes a number when it starts; a result older than the one
-  on screen is dropped (an operation's own read can overtake a poll that was in flight).
+  on screen is dropped (a poll cancelled while its read ran must not undo a newer one).
 - QEMU's QMP events (`Cloud.watcher()`, backend/instance_watch.py) on the instances whose
   QEMU runs ask for a read at once, so a guest that powers off, a QEMU that is killed or a
   CLI in another terminal shows in well under the poll interval. A burst of events is one
@@ -49,11 +49,6 @@ class LiveInventory:
         number = self._take()
         loop = asyncio.get_running_loop()
         return number, await loop.run_in_executor(self._thread, self._list_in_thread)
-
-    def read_here(self) -> tuple[int, list[Instance]]:
-        """The same on the calling (UI) thread: right after an operation, for its result."""
-        number = self._take()
-        return number, self.cloud.instances.list(reconcile=self.reconcile)
 
     def accept(self, number: int) -> bool:
         """Whether read `number` is newer than what is shown (then it is shown)."""

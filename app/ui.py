@@ -102,7 +102,7 @@ class LecsApp(StorageActions):
         self.version = 0  # bumped whenever `instances` changes
         self.pane_name = PANES[0][0]
         self.ops = Operations(changed=self._ops_changed)
-        self.live = LiveInventory(cloud, reconcile=reconcile, read_soon=self._read_soon)
+        self.live = LiveInventory(cloud, reconcile=reconcile, read_soon=self.refresh_soon)
         self._poll_timer: Timer | None = None
         self._polling = False  # a read is in flight
         self._poll_again = False  # a QMP event came during it: read again right after
@@ -211,16 +211,13 @@ class LecsApp(StorageActions):
             again, self._poll_again = self._poll_again, False
             self._schedule_poll(0.01 if again else None)  # set_timer(0) never fires
 
-    def _read_soon(self) -> None:
-        """QMP events came (app/live_inventory.py): read now, or right after this read."""
+    def refresh_soon(self) -> None:
+        """Read the inventory again now (an operation ended, QMP events came), in the live
+        thread like every read; if a read is in flight, right after it."""
         if self._polling:
             self._poll_again = True
         else:
             self._schedule_poll(0.01)
-
-    def refresh_now(self) -> None:
-        """Read and show now, on this thread: after an operation, so it shows its result."""
-        self._show(*self.live.read_here())
 
     def _show(self, number: int, instances: list[Instance]) -> None:
         if not self.live.accept(number):  # an older read than the one on screen
@@ -281,7 +278,7 @@ class LecsApp(StorageActions):
                         title=action)
         finally:
             self.ops.end(op)
-            self.refresh_now()
+            self.refresh_soon()
 
     def _ops_changed(self) -> None:
         for bar in self.query(OpsBar):

@@ -205,7 +205,8 @@ async def bench_poll_stall(count: int, seconds: float = 3.0) -> None:
                 stalls.append(now - last - 0.005)
                 last = now
                 if mode == "on the UI loop" and now >= next_read:
-                    app.refresh_now()  # the same read and refresh, on this loop
+                    # the read the live thread does, and the same showing, on this loop
+                    app._show(app.live._take(), cloud.instances.list(reconcile=False))
                     next_read = now + 0.1
             reads = app.live._started
         cloud.close()

@@ -78,7 +78,7 @@ async def test_a_cli_stop_in_another_terminal_shows_at_once(cloud: Cloud) -> Non
         assert shown_state(app, instance_id) == "stopped"
         # started again (from the dashboard's own engine): watched again
         await cloud.instances.start(instance_id)
-        app.refresh_now()
+        app.refresh_soon()
         await wait_for(pilot, lambda: instance_id in app.live.watching, timeout=5)
 
 
@@ -101,14 +101,17 @@ async def test_the_poll_reads_in_its_own_thread_and_connection(demo_cloud: Cloud
         other.close()
 
 
-def test_an_older_read_never_replaces_a_newer_one(demo_cloud: Cloud) -> None:
+async def test_an_older_read_never_replaces_a_newer_one(demo_cloud: Cloud) -> None:
     live = LiveInventory(demo_cloud, reconcile=False, read_soon=lambda: None)
-    first, _ = live.read_here()  # a poll starts …
-    second, _ = live.read_here()  # … an operation's read starts after it
-    assert live.accept(second)
-    assert not live.accept(first)  # the poll's result comes last: dropped
-    third, _ = live.read_here()
-    assert live.accept(third)
+    try:
+        first, second = await asyncio.gather(live.read(), live.read())  # in start order
+        assert second[0] > first[0] and second[1] == first[1]
+        assert live.accept(second[0])
+        assert not live.accept(first[0])  # the older result, shown last: dropped
+        third, _ = await live.read()
+        assert live.accept(third)
+    finally:
+        await live.close()
 
 
 async def test_a_burst_of_events_is_one_read(demo_cloud: Cloud) -> None:

@@ -64,9 +64,9 @@ class LocalDriver:
             except BaseException:
                 process.kill(pid, spec.rundir)
                 raise
-        for name in ("qmp.sock", "events.sock", "watch.sock", "serial.sock"):
+        for name in process.RUNTIME_FILES:
             sock = spec.rundir / name
-            if sock.exists():
+            if name.endswith(".sock") and sock.exists():
                 sock.chmod(0o600)
         return pid
 
