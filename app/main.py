@@ -8,10 +8,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        from app.dashboard import run_dashboard
+        from app.tui.run import run_dashboard
 
         return run_dashboard()
-    from app.cli import run_cli
+    from app.cli.main import run_cli
 
     return run_cli(args)
 

@@ -12,30 +12,30 @@ import platform
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from backend import accel
-from backend.audit import Audit
-from backend.catalogue import Catalogue
-from backend.driver import Driver
-from backend.images import Images
-from backend.instances import Instances
-from backend.models import HostFacts
-from backend.paths import Paths
-from backend.qemu.local import LocalDriver
-from backend.store import Store
+from backend.compute.catalogue import Catalogue
+from backend.compute.instances import Instances
+from backend.drivers.protocol import Driver
+from backend.drivers.qemu import accel
+from backend.drivers.qemu.local import LocalDriver
+from backend.images.service import Images
+from backend.inventory.audit import Audit
+from backend.inventory.paths import Paths
+from backend.inventory.records import HostFacts
+from backend.inventory.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from backend.backups import Backups
-    from backend.disks import Disks
-    from backend.instance_watch import InstanceWatcher
-    from backend.keystore import KeyStore
-    from backend.metrics.alarms import Alarms
-    from backend.metrics.service import Metrics
+    from backend.compute.watch import InstanceWatcher
+    from backend.monitoring.alarms import Alarms
+    from backend.monitoring.service import Metrics
     from backend.network.groups import SecurityGroups
     from backend.network.keypairs import KeyPairs
     from backend.network.networks import Networks
-    from backend.snapshots import Snapshots
+    from backend.storage.backups import Backups
+    from backend.storage.disks import Disks
+    from backend.storage.keystore import KeyStore
+    from backend.storage.snapshots import Snapshots
 
 
 class Cloud:
@@ -70,34 +70,34 @@ class Cloud:
     # Storage: disks (EVS), snapshots, backups (CSBS), per-disk keys (KMS analog).
     @cached_property
     def keys(self) -> KeyStore:
-        from backend.keystore import KeyStore
+        from backend.storage.keystore import KeyStore
 
         return KeyStore(self.paths)
 
     @cached_property
     def disks(self) -> Disks:
-        from backend.disks import Disks
+        from backend.storage.disks import Disks
 
         return Disks(self.store, self.paths, self.audit, self.driver,
-                     self.instances.locks, self.keys)
+                     self.instances.locks, self.keys, self.instances.reconcile)
 
     @cached_property
     def snapshots(self) -> Snapshots:
-        from backend.snapshots import Snapshots
+        from backend.storage.snapshots import Snapshots
 
         return Snapshots(self.store, self.audit, self.driver, self.disks)
 
     @cached_property
     def backups(self) -> Backups:
-        from backend.backups import Backups
+        from backend.storage.backups import Backups
 
         return Backups(self.store, self.paths, self.audit, self.driver, self.disks,
                        self.keys, self.instances.locks)
 
-    # Monitoring: history, sampler, alarms (API in backend/metrics/__init__.py).
+    # Monitoring: history, sampler, alarms (API in backend/monitoring/__init__.py).
     @cached_property
     def metrics(self) -> Metrics:
-        from backend.metrics.service import Metrics
+        from backend.monitoring.service import Metrics
 
         return Metrics(self.store, self.driver, self.paths, self.audit)
 
@@ -120,8 +120,8 @@ class Cloud:
 
     def watcher(self, changed: Callable[[str, str], None]) -> InstanceWatcher:
         """QMP event listener: `changed(instance_id, event)` when QEMU reports a state event
-        or hangs up (backend/instance_watch.py); `track()` the ids to watch."""
-        from backend.instance_watch import InstanceWatcher
+        or hangs up (backend/compute/watch.py); `track()` the ids to watch."""
+        from backend.compute.watch import InstanceWatcher
 
         return InstanceWatcher(self.driver.rundir, changed)
 
@@ -135,6 +135,7 @@ class Cloud:
             cpu_count=os.cpu_count() or 1,
             memory_mib=psutil.virtual_memory().total >> 20,
             hostname=platform.node(),
+            qemu_binary=accel.qemu_binary() or "",
         )
 
     def close(self) -> None:

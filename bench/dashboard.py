@@ -58,7 +58,7 @@ def child_lecs(home: str) -> None:
     marks.append(time.perf_counter())
     cloud = asyncio.run(Cloud.open(home))
     marks.append(time.perf_counter())
-    from app.ui import LecsApp
+    from app.tui.app import LecsApp
 
     marks.append(time.perf_counter())
 
@@ -119,7 +119,7 @@ def bench_start(runs: int, count: int) -> None:
         target = "  (target <= 1.5)" if n == 0 else "  (the part lecs adds; no target)"
         print(f"    ratio lecs / bare             : {lc / b:7.2f}{target}")
     print("  where the lecs process spends it (medians):")
-    for n, what in enumerate(("import backend", "Cloud.open", "import app.ui"), start=2):
+    for n, what in enumerate(("import backend", "Cloud.open", "import app.tui.app"), start=2):
         print(f"    {what:<15}: {statistics.median(x[n] for x in lecs) * 1000:6.1f} ms")
 
 
@@ -130,9 +130,9 @@ def fmt(values: list[float]) -> str:
 async def bench_filter(rows: int) -> None:
     from textual.widgets import Input
 
-    from app.ui import LecsApp
+    from app.tui.app import LecsApp
     from backend import Cloud
-    from backend.paths import Paths
+    from backend.inventory.paths import Paths
     from sample_data.demo import demo_clock, demo_facts, load_bulk
 
     home = Path(tempfile.mkdtemp(prefix="lecs-bench-")) / "home"
@@ -180,9 +180,9 @@ async def bench_filter(rows: int) -> None:
 
 
 async def bench_poll_stall(count: int, seconds: float = 3.0) -> None:
-    from app.ui import LecsApp
+    from app.tui.app import LecsApp
     from backend import Cloud
-    from backend.paths import Paths
+    from backend.inventory.paths import Paths
     from sample_data.demo import demo_clock, demo_facts, load_bulk
 
     home = Path(tempfile.mkdtemp(prefix="lecs-bench-")) / "home"

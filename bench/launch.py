@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend import Cloud  # noqa: E402
-from backend.paths import Paths  # noqa: E402
-from backend.qemu import monitor, process  # noqa: E402
-from backend.qemu.argv import build_argv  # noqa: E402
+from backend.drivers.qemu import monitor, process  # noqa: E402
+from backend.drivers.qemu.argv import build_argv  # noqa: E402
+from backend.inventory.paths import Paths  # noqa: E402
 
 
 async def bare_once(cloud: Cloud, template_id: str, rundir: Path) -> float:

@@ -30,7 +30,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend import Cloud  # noqa: E402
-from backend.metrics.host import HostSampler  # noqa: E402
+from backend.monitoring.host import HostSampler  # noqa: E402
 
 
 def qemu_cpu(pids: list[int]) -> float:

@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend import Cloud  # noqa: E402
-from backend.image_disks import file_checksum  # noqa: E402
+from backend.images.capture import file_checksum  # noqa: E402
 
 
 def sh(*argv: str) -> None:

@@ -50,7 +50,7 @@ def child(mode: str) -> None:
     from backend import Cloud
 
     cloud = asyncio.run(Cloud.open())
-    from app.ui import LecsApp
+    from app.tui.app import LecsApp
 
     class Bench(LecsApp):
         def on_ready(self) -> None:

@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.catalogue import Catalogue
-from backend.models import HostFacts
-from backend.models_metrics import Alarm, AlarmState
-from backend.paths import Paths
-from backend.store import Store
+from backend.compute.catalogue import Catalogue
+from backend.inventory.paths import Paths
+from backend.inventory.records import HostFacts
+from backend.inventory.store import Store
+from backend.monitoring.records import Alarm, AlarmState
 
 if TYPE_CHECKING:
     from backend import Cloud
@@ -171,10 +171,10 @@ def _metric_rows(store: Store) -> None:
     hour, every second for the last 5 min) through the real History (raw, rollups,
     retention), and the alarm rules in the state the backend judges them at DEMO_NOW. Read
     them on the demo clock: `follow_demo_clock(cloud)`."""
-    from backend.audit import Audit
-    from backend.metrics.alarms import Alarms
-    from backend.metrics.history import History
-    from backend.models_metrics import Comparison, MetricSample, Statistic
+    from backend.inventory.audit import Audit
+    from backend.monitoring.alarms import Alarms
+    from backend.monitoring.history import History
+    from backend.monitoring.records import Comparison, MetricSample, Statistic
 
     history = History(store, demo_clock, max_buffer=10**6)
     times = [*range(-86400, -3600, 300), *range(-3600, -300, 5), *range(-300, 0)]
@@ -254,7 +254,7 @@ def screenshot(out: Path, size: tuple[int, int] = (120, 30)) -> None:
     import tempfile
     import time
 
-    from app.ui import LecsApp
+    from app.tui.app import LecsApp
     from backend import Cloud
 
     os.environ["TZ"] = "UTC"

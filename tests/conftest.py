@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.paths import Paths, guest_dir
+from backend.inventory.paths import Paths, guest_dir
 from sample_data.demo import load_demo
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.accel import detect
+from backend.drivers.qemu.accel import detect
 
 
 def test_forced_by_env() -> None:

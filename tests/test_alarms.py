@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, LecsError, NotFoundError, ValidationError
-from backend.metrics.alarms import Alarms
-from backend.metrics.history import History
-from backend.models_metrics import AlarmChange, AlarmState, Comparison, MetricSample, Statistic
+from backend.inventory.errors import ConflictError, LecsError, NotFoundError, ValidationError
+from backend.monitoring.alarms import Alarms
+from backend.monitoring.history import History
+from backend.monitoring.records import AlarmChange, AlarmState, Comparison, MetricSample, Statistic
 from tests.test_metrics_history import T0, Clock
 
 S = AlarmState

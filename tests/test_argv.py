@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from backend.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec, build_argv
+from backend.drivers.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec, build_argv
 
 RUN = Path("/tmp/lecs-0/abc/i-test")
 
@@ -125,8 +125,8 @@ def test_network_and_seed_argv_is_golden() -> None:
 
 
 def test_rundir_text_is_the_rundir(tmp_path: Path) -> None:
-    from backend.paths import Paths
-    from backend.qemu.local import LocalDriver
+    from backend.drivers.qemu.local import LocalDriver
+    from backend.inventory.paths import Paths
 
     driver = LocalDriver(Paths(home=tmp_path, runtime=tmp_path / "run"))
     assert driver.rundir_text("i-abc") == str(driver.rundir("i-abc"))

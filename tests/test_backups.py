@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.errors import NotFoundError, StateError
-from backend.models_storage import BackupState
-from backend.qemu import volume
-from backend.qemu.volume import Volume
+from backend.drivers.qemu import volume
+from backend.drivers.qemu.volume import Volume
+from backend.inventory.errors import NotFoundError, StateError
+from backend.storage.records import BackupState
 from tests.qemu_probe import serial_run
 
 pytestmark = pytest.mark.qemu

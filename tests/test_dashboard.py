@@ -12,17 +12,17 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from app.commands import LecsCommands
-from app.panes.instances import InstancesPane
-from app.screens.confirm import ConfirmScreen
-from app.screens.create_instance import CreateInstanceScreen
-from app.screens.help import HelpScreen, keys_markdown
-from app.screens.instance_detail import InstanceDetailScreen
-from app.ui import LecsApp
-from app.widgets import query
-from app.widgets.vtable import Row
+from app.tui.app import LecsApp
+from app.tui.commands import LecsCommands
+from app.tui.panes.instances import InstancesPane
+from app.tui.screens.confirm import ConfirmScreen
+from app.tui.screens.create_instance import CreateInstanceScreen
+from app.tui.screens.help import HelpScreen, keys_markdown
+from app.tui.screens.instance_detail import InstanceDetailScreen
+from app.tui.widgets import query
+from app.tui.widgets.vtable import Row
 from backend import Cloud
-from backend.models import InstanceState
+from backend.inventory.records import InstanceState
 from sample_data.demo import demo_clock, demo_facts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -252,7 +252,7 @@ async def test_instance_lifecycle_through_the_dashboard(cloud: Cloud) -> None:
 async def test_theme_switch_restyles_the_running_app(demo_cloud: Cloud) -> None:
     """ctrl+t re-parses the CSS with the new theme's variables (app/themes.ThemedStylesheet
     keeps parsed rules only while the variables stay the same)."""
-    from app.themes import DARK, LIGHT
+    from app.tui.themes import DARK, LIGHT
 
     app = demo_app(demo_cloud)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.screens.console import ConsoleScreen
-from app.ui import LecsApp
-from app.widgets.terminal import Terminal
+from app.tui.app import LecsApp
+from app.tui.screens.console import ConsoleScreen
+from app.tui.widgets.terminal import Terminal
 from backend import Cloud
 from tests.test_dashboard import wait_for
 

@@ -1,7 +1,7 @@
 """The dashboard stays live without a keypress: QMP events and a poll read off the UI loop.
 
 These dashboards poll every 60 s, so whatever shows within a couple of seconds came through
-QEMU's QMP events (backend/instance_watch.py → app/live_inventory.py), not the poll.
+QEMU's QMP events (backend/compute/watch.py → app/tui/live_inventory.py), not the poll.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from app.live_inventory import LiveInventory
-from app.ui import LecsApp
+from app.tui.app import LecsApp
+from app.tui.live_inventory import LiveInventory
 from backend import Cloud
-from backend.models import InstanceState
+from backend.inventory.records import InstanceState
 from sample_data.demo import demo_clock, demo_facts
 from tests.test_dashboard import wait_for
 

@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select
 
-from app.commands import LecsCommands
-from app.panes.metrics import MetricsPane
-from app.screens.alarm_create import AlarmCreateScreen, AlarmSpec, check
-from app.screens.confirm import ConfirmScreen
-from app.ui import LecsApp
-from app.widgets.plots import MetricPlot, time_ticks
-from app.widgets.sparklines import rate, resample, spark
+from app.tui.app import LecsApp
+from app.tui.commands import LecsCommands
+from app.tui.panes.metrics import MetricsPane
+from app.tui.screens.alarm_create import AlarmCreateScreen, AlarmSpec, check
+from app.tui.screens.confirm import ConfirmScreen
+from app.tui.widgets.plots import MetricPlot, time_ticks
+from app.tui.widgets.sparklines import rate, resample, spark
 from backend import Cloud
-from backend.errors import ValidationError
-from backend.models import InstanceState
-from backend.models_metrics import AlarmState
-from backend.paths import Paths
+from backend.inventory.errors import ValidationError
+from backend.inventory.paths import Paths
+from backend.inventory.records import InstanceState
+from backend.monitoring.records import AlarmState
 from sample_data.demo import DEMO_NOW, demo_clock, demo_facts, follow_demo_clock, load_demo
 from tests.test_dashboard import wait_for
 

@@ -14,20 +14,20 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select, Static
 
-from app.commands import LecsCommands
-from app.panes.security_groups import SecurityGroupsPane
-from app.screens.confirm import ConfirmScreen
-from app.screens.create_instance import CreateInstanceScreen
-from app.screens.help import keys_markdown
-from app.screens.keypair_import import ImportKeyScreen
-from app.screens.keypair_list import KeyPairsScreen
-from app.screens.rule_add import AddRuleScreen
-from app.screens.sg_create import CreateGroupScreen
-from app.screens.sg_pick import PickScreen
-from app.ui import LecsApp
+from app.tui.app import LecsApp
+from app.tui.commands import LecsCommands
+from app.tui.panes.security_groups import SecurityGroupsPane
+from app.tui.screens.confirm import ConfirmScreen
+from app.tui.screens.create_instance import CreateInstanceScreen
+from app.tui.screens.help import keys_markdown
+from app.tui.screens.keypair_import import ImportKeyScreen
+from app.tui.screens.keypair_list import KeyPairsScreen
+from app.tui.screens.rule_add import AddRuleScreen
+from app.tui.screens.sg_create import CreateGroupScreen
+from app.tui.screens.sg_pick import PickScreen
 from backend import Cloud
-from backend.errors import ValidationError
-from backend.models import InstanceState
+from backend.inventory.errors import ValidationError
+from backend.inventory.records import InstanceState
 from backend.network import rules
 from tests.qemu_probe import http_get
 from tests.test_dashboard import demo_app, plain, wait_for

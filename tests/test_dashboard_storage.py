@@ -16,22 +16,22 @@ from typing import Any
 import pytest
 from textual.widgets import Checkbox, Static
 
-from app.commands import LecsCommands
-from app.panes.disks import DisksPane
-from app.panes.images import ImagesPane
-from app.screens.confirm import ConfirmScreen
-from app.screens.disk_attach import AttachDiskScreen
-from app.screens.disk_create import CreateDiskScreen
-from app.screens.disk_detail import DiskDetailScreen, tree_prefixes
-from app.screens.disk_resize import ResizeDiskScreen
-from app.screens.help import keys_markdown
-from app.screens.image_create import CreateImageScreen
-from app.screens.import_image import ImportImageScreen
-from app.screens.snapshot_create import SnapshotCreateScreen
-from app.ui import LecsApp
+from app.tui.app import LecsApp
+from app.tui.commands import LecsCommands
+from app.tui.panes.disks import DisksPane
+from app.tui.panes.images import ImagesPane
+from app.tui.screens.confirm import ConfirmScreen
+from app.tui.screens.disk_attach import AttachDiskScreen
+from app.tui.screens.disk_create import CreateDiskScreen
+from app.tui.screens.disk_detail import DiskDetailScreen, tree_prefixes
+from app.tui.screens.disk_resize import ResizeDiskScreen
+from app.tui.screens.help import keys_markdown
+from app.tui.screens.image_create import CreateImageScreen
+from app.tui.screens.import_image import ImportImageScreen
+from app.tui.screens.snapshot_create import SnapshotCreateScreen
 from backend import Cloud
-from backend.errors import NotFoundError
-from backend.models import DiskState, ImageState, InstanceState
+from backend.inventory.errors import NotFoundError
+from backend.inventory.records import DiskState, ImageState, InstanceState
 from tests.test_dashboard import demo_app, plain, wait_for
 from tests.test_disks import GIB_SECTORS, wait_block
 
@@ -50,7 +50,7 @@ def notices(app: LecsApp) -> list[str]:
 
 
 def rows(app: LecsApp, screen_table: bool = False) -> dict[str, tuple[str, ...]]:
-    from app.widgets.vtable import VirtualTable
+    from app.tui.widgets.vtable import VirtualTable
 
     table = app.screen.query_one(VirtualTable) if screen_table else app.current_pane.table
     return {r.cells[0]: r.cells for r in table.view}

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, NotFoundError, StateError, ValidationError
+from backend.inventory.errors import ConflictError, NotFoundError, StateError, ValidationError
 from tests.qemu_probe import serial_run
 
 pytestmark = pytest.mark.qemu

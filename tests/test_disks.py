@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, NotFoundError, StateError, ValidationError
-from backend.models import DiskState as D
-from backend.models import InstanceState as S
+from backend.inventory.errors import ConflictError, NotFoundError, StateError, ValidationError
+from backend.inventory.records import DiskState as D
+from backend.inventory.records import InstanceState as S
 from tests.qemu_probe import serial_run
 
 pytestmark = pytest.mark.qemu

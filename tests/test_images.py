@@ -11,7 +11,7 @@ import blake3
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, ValidationError
+from backend.inventory.errors import ConflictError, ValidationError
 from tests.qemu_probe import qmp_status
 
 

@@ -14,8 +14,14 @@ import blake3
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, LecsError, NotFoundError, StateError, ValidationError
-from backend.models import Image
+from backend.inventory.errors import (
+    ConflictError,
+    LecsError,
+    NotFoundError,
+    StateError,
+    ValidationError,
+)
+from backend.inventory.records import Image
 from tests.qemu_probe import serial_run
 
 pytestmark = pytest.mark.qemu

@@ -19,8 +19,8 @@ import blake3
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, LecsError, StateError, ValidationError
-from backend.models import ImageState
+from backend.inventory.errors import ConflictError, LecsError, StateError, ValidationError
+from backend.inventory.records import ImageState
 from tests.qemu_probe import serial_run
 
 pytestmark = pytest.mark.qemu

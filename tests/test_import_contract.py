@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-MODULES = ["backend", "backend.cloud", "backend.instances", "backend.images", "backend.store",
-           "backend.qemu.local", "backend.qemu.monitor", "backend.qemu.argv",
-           "backend.instance_watch", "app.cli"]
+MODULES = ["backend", "backend.cloud", "backend.compute.instances", "backend.images.service",
+           "backend.inventory.store", "backend.drivers.qemu.local", "backend.drivers.qemu.monitor",
+           "backend.drivers.qemu.argv", "backend.compute.watch", "app.cli.main"]
 
 
 @pytest.mark.parametrize("module", MODULES)

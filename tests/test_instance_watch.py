@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.instance_watch import InstanceWatcher
+from backend.compute.watch import InstanceWatcher
 
 pytestmark = pytest.mark.qemu
 

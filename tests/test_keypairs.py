@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, NotFoundError, ValidationError
+from backend.inventory.errors import ConflictError, NotFoundError, ValidationError
 
 needs_keygen = pytest.mark.skipif(not shutil.which("ssh-keygen"), reason="no ssh-keygen")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError, StateError
-from backend.models import InstanceState as S
+from backend.inventory.errors import ConflictError, StateError
+from backend.inventory.records import InstanceState as S
 from tests.qemu_probe import http_get, qemu_pids, qmp_status
 
 pytestmark = pytest.mark.qemu

@@ -30,3 +30,18 @@ def test_import_linter_contract() -> None:
 def test_mypy_backend() -> None:
     result = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layers_contract_fails_on_a_back_edge(tmp_path: Path) -> None:
+    """The contract is not vacuous: one import from the inventory up to a service breaks it."""
+    import shutil as sh
+
+    for part in ("backend", "app"):
+        sh.copytree(REPO / part, tmp_path / part, ignore=sh.ignore_patterns("__pycache__"))
+    sh.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    ids = tmp_path / "backend" / "inventory" / "ids.py"
+    ids.write_text(ids.read_text() + "\nfrom backend.compute import states  # noqa: E402\n")
+    result = subprocess.run([_tool("lint-imports")], cwd=tmp_path, capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    assert "backend.inventory.ids -> backend.compute.states" in result.stdout

@@ -59,7 +59,8 @@ def test_monitoring_modules_leave_textual_and_rich_out() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, app.cli_metrics, backend.metrics.service, backend.metrics.qemu_local\n"
+    code = ("import sys, app.cli.metrics, backend.monitoring.service\n"
+            "import backend.drivers.qemu.counters\n"
             "print(','.join(m for m in ('textual', 'rich') if m in sys.modules))\n")
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout.strip()

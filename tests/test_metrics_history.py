@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 from backend import Cloud
-from backend.metrics.history import History
-from backend.models_metrics import MetricSample, Statistic
+from backend.monitoring.history import History
+from backend.monitoring.records import MetricSample, Statistic
 
 T0 = 1_800_000_000.0  # a multiple of 300: minute and 5-minute buckets start here
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError
-from backend.metrics.qemu_local import balloon_memory, net_dev_counters, tap_name
-from backend.models_metrics import AlarmChange, AlarmState
-from backend.paths import Paths
+from backend.drivers.qemu.counters import balloon_memory, net_dev_counters, tap_name
+from backend.inventory.errors import ConflictError
+from backend.inventory.paths import Paths
+from backend.monitoring.records import AlarmChange, AlarmState
 from tests.qemu_probe import serial_run
 from tests.test_cli import lecs
 

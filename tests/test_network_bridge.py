@@ -22,8 +22,9 @@ from collections.abc import Iterator
 import pytest
 
 from backend import Cloud
-from backend.models_network import Action, Direction, Protocol, Rule
-from backend.network import bridge, nft
+from backend.drivers.qemu import bridge
+from backend.network import nft
+from backend.network.records import Action, Direction, Protocol, Rule
 from backend.network.rules import RuleInput
 from tests.qemu_probe import serial_run
 

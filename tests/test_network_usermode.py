@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from backend import Cloud
-from backend.errors import ConflictError
+from backend.inventory.errors import ConflictError
 from backend.network.rules import RuleInput
 from backend.network.usermode import NotEnforceable
 from tests.qemu_probe import http_get, serial_run

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from backend import Cloud
-from backend.errors import LecsError, NotFoundError, ValidationError
-from backend.models_network import Action, Direction, Protocol
+from backend.inventory.errors import LecsError, NotFoundError, ValidationError
 from backend.network import usermode
+from backend.network.records import Action, Direction, Protocol
 from backend.network.rules import RuleInput, build, decide
 from backend.network.usermode import NotEnforceable
 

@@ -20,9 +20,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from app.ui import LecsApp
+from app.tui.app import LecsApp
 from backend import Cloud
-from backend.paths import Paths
+from backend.inventory.paths import Paths
 from sample_data.demo import demo_clock, demo_facts, follow_demo_clock, load_demo
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}

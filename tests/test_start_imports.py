@@ -1,8 +1,8 @@
 """The start path imports only what it reads: opening the inventory and listing instances
 (the dashboard's first frame, `lecs instance list`) loads no operation code.
 
-Each module named here is imported on first use of an operation (backend/qemu/local.py,
-backend/instances.py, backend/network/instance_net.py, …); a top-level import of one of them
+Each module named here is imported on first use of an operation (backend/drivers/qemu/local.py,
+backend/compute/instances.py, backend/network/instance_net.py, …); a top-level import of one of them
 on the read path would put its cost back on every start. No QEMU is started.
 """
 
@@ -26,26 +26,26 @@ HEAVY = (
     "blake3",
     "pycdlib",
     "httpx",
-    "backend.qemu.argv",
-    "backend.qemu.blockdev",
-    "backend.qemu.monitor",
-    "backend.qemu.volume",
-    "backend.qemu.img",
+    "backend.drivers.qemu.argv",
+    "backend.drivers.qemu.blockdev",
+    "backend.drivers.qemu.monitor",
+    "backend.drivers.qemu.volume",
+    "backend.drivers.qemu.img",
     "backend.network.enforce",
     "backend.network.nft",
-    "backend.network.bridge",
+    "backend.drivers.qemu.bridge",
     "backend.network.rules",
     "backend.network.usermode",
     "backend.network.cloudinit",
     "backend.network.groups",
     "backend.network.keypairs",
     "backend.network.networks",
-    "backend.image_transfer",
-    "backend.image_disks",
-    "backend.keystore",
-    "backend.metrics",
-    "backend.schema_core",  # migrations run only on an inventory that is behind
-    "backend.schema_metrics",
+    "backend.images.transfer",
+    "backend.images.capture",
+    "backend.storage.keystore",
+    "backend.monitoring",
+    "backend.inventory.schema",  # migrations run only on an inventory that is behind
+    "backend.monitoring.schema",
     "textual",
     "rich",
 )
@@ -75,6 +75,6 @@ def test_open_and_list_import_no_operation_code(tmp_path: Path) -> None:
     count, modules = result.stdout.splitlines()
     assert int(count) >= 50
     loaded = set(modules.split())
-    assert "backend.instance_records" in loaded  # the read path did run
+    assert "backend.compute.reader" in loaded  # the read path did run
     heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert heavy == [], f"the start path imported {heavy}"

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from backend.store import MIGRATIONS, Store
+from backend.inventory.migrations import LATEST
+from backend.inventory.store import Store
 
 
 def test_new_store_is_migrated_private_and_wal(tmp_path: Path) -> None:
     store = Store(tmp_path / "lecs.db")
-    assert store.version == len(MIGRATIONS)
+    assert store.version == LATEST
     assert stat.S_IMODE((tmp_path / "lecs.db").stat().st_mode) == 0o600
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -27,7 +28,7 @@ def test_reopen_keeps_version_and_data(tmp_path: Path) -> None:
     store.db["instance_types"].insert({"name": "x", "vcpus": 1, "memory_mib": 1})
     store.close()
     again = Store(tmp_path / "lecs.db")
-    assert again.version == len(MIGRATIONS)
+    assert again.version == LATEST
     assert again.db["instance_types"].count == 1
     again.close()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.errors import ValidationError
+from backend.inventory.errors import ValidationError
 from tests.qemu_probe import serial_run
 
 pytestmark = pytest.mark.qemu

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend import Cloud, validate
-from backend.errors import LecsError, NotFoundError, ValidationError
+from backend import Cloud
+from backend.inventory import validate
+from backend.inventory.errors import LecsError, NotFoundError, ValidationError
 
 
 def _counts(cloud: Cloud) -> dict[str, int]:

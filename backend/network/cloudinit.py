@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backend.errors import ValidationError
+from backend.inventory.errors import ValidationError
 
 if TYPE_CHECKING:
     import pycdlib

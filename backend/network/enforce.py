@@ -14,13 +14,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.driver import Driver
-from backend.locks import Locks
-from backend.models_network import Action, Direction, Protocol, Rule
+from backend.drivers.protocol import Driver
+from backend.drivers.qemu.argv import ForwardSpec
+from backend.inventory.locks import Locks
+from backend.inventory.store import Store
 from backend.network import usermode
+from backend.network.records import Action, Direction, Protocol, Rule
 from backend.network.usermode import NotEnforceable
-from backend.qemu.argv import ForwardSpec
-from backend.store import Store
 
 LIVE_STATES = ("running", "rebooting")
 Row = dict[str, Any]

@@ -6,15 +6,15 @@ import builtins
 import time
 from typing import Any
 
-from backend import validate
-from backend.audit import Audit
-from backend.errors import ConflictError, NotFoundError, ValidationError
-from backend.ids import new_id
-from backend.models_network import Rule, SecurityGroup
+from backend.inventory import validate
+from backend.inventory.audit import Audit
+from backend.inventory.errors import ConflictError, NotFoundError, ValidationError
+from backend.inventory.ids import new_id
+from backend.inventory.store import Store
 from backend.network import rules as rulemod
 from backend.network.enforce import Enforcer, rule_from_row
+from backend.network.records import Rule, SecurityGroup
 from backend.network.rules import RuleInput
-from backend.store import Store
 
 DEFAULT = "default"
 DEFAULT_INGRESS = (("22", "ssh"), ("80", "http"))

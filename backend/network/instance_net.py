@@ -16,18 +16,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.errors import ValidationError
-from backend.paths import Paths, private_dir
+from backend.inventory.errors import ValidationError
+from backend.inventory.paths import Paths, private_dir
 
 if TYPE_CHECKING:
-    from backend.audit import Audit
-    from backend.driver import Driver
-    from backend.locks import Locks
+    from backend.drivers.protocol import Driver
+    from backend.inventory.audit import Audit
+    from backend.inventory.locks import Locks
+    from backend.inventory.store import Store
     from backend.network.enforce import Enforcer
     from backend.network.groups import SecurityGroups
     from backend.network.keypairs import KeyPairs
     from backend.network.networks import Networks
-    from backend.store import Store
 
 
 @dataclass(slots=True)

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend import validate
-from backend.audit import Audit
-from backend.errors import ConflictError, LecsError, NotFoundError, ValidationError
-from backend.models_network import KeyPair
-from backend.paths import Paths, private_dir
-from backend.store import Store
+from backend.inventory import validate
+from backend.inventory.audit import Audit
+from backend.inventory.errors import ConflictError, LecsError, NotFoundError, ValidationError
+from backend.inventory.paths import Paths, private_dir
+from backend.inventory.store import Store
+from backend.network.records import KeyPair
 
 KEY_TYPES = {
     "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",

@@ -8,16 +8,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend import validate
-from backend.audit import Audit
-from backend.errors import ConflictError, NotFoundError, ValidationError
-from backend.ids import new_id
-from backend.models_network import Network
-from backend.network import bridge, nft
+from backend.drivers.qemu import bridge
+from backend.inventory import validate
+from backend.inventory.audit import Audit
+from backend.inventory.errors import ConflictError, NotFoundError, ValidationError
+from backend.inventory.ids import new_id
+from backend.inventory.paths import Paths, private_dir
+from backend.inventory.store import Store
+from backend.network import nft
 from backend.network.enforce import Enforcer
-from backend.paths import Paths, private_dir
-from backend.ports import mac_for
-from backend.store import Store
+from backend.network.ports import mac_for
+from backend.network.records import Network
 
 FIRST_HOST = 10  # .1 is the gateway (the bridge), .2-.9 stay free
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from backend.models_network import Action, Direction, Protocol, Rule
+from backend.network.records import Action, Direction, Protocol, Rule
 from backend.network.rules import ordered
 
 FAMILY = "bridge"

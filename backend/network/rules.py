@@ -10,8 +10,8 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from backend.errors import ValidationError
-from backend.models_network import Action, Direction, Protocol, Rule
+from backend.inventory.errors import ValidationError
+from backend.network.records import Action, Direction, Protocol, Rule
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 100
 MAX_DESCRIPTION = 256

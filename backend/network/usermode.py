@@ -13,8 +13,8 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from backend.errors import LecsError, ValidationError
-from backend.models_network import Action, Direction, Protocol, Rule
+from backend.inventory.errors import LecsError, ValidationError
+from backend.network.records import Action, Direction, Protocol, Rule
 from backend.network.rules import ANY, LOOPBACK, decide, describe
 
 MODE = "user-mode networking"

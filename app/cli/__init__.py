@@ -1,0 +1,1 @@
+"""The CLI: the parser, one module of verbs per noun group, serial attach, doctor."""

@@ -1,0 +1,38 @@
+"""`lecs doctor`: checks QEMU, qemu-img, the accelerator, dirs and the tiny guest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from typing import Any
+
+from backend import Cloud
+from backend.inventory.paths import guest_dir
+
+
+def checks(cloud: Cloud) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+
+    def add(check: str, ok: bool, detail: str, required: bool = True) -> None:
+        results.append({"check": check, "ok": ok, "detail": detail, "required": required})
+
+    facts = cloud.host_facts()
+    qemu = facts.qemu_binary
+    add("qemu", bool(qemu), f"{qemu} (QEMU {facts.qemu_version})" if qemu
+        else "qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+    img = shutil.which("qemu-img")
+    add("qemu-img", bool(img), img or "qemu-img not found: apt-get install qemu-utils")
+    add("accelerator", True, f"{facts.accel.upper()}: {facts.accel_reason}")
+    for label, path in (("data dir", cloud.paths.home), ("runtime dir", cloud.paths.runtime)):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        add(label, mode == 0o700, f"{path} (mode {mode:o})")
+    db_mode = stat.S_IMODE(cloud.paths.db.stat().st_mode)
+    add("inventory", db_mode == 0o600,
+        f"{cloud.paths.db} (mode {db_mode:o}, schema v{cloud.store.version})")
+    manifest = guest_dir() / "manifest.json"
+    add("tiny guest", manifest.exists(),
+        str(guest_dir()) if manifest.exists()
+        else "not built: python sample_data/build_guest.py", required=False)
+    add("user", True, f"uid {os.getuid()}", required=False)
+    return results

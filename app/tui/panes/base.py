@@ -1,0 +1,82 @@
+"""What every pane shares: a title line, a virtual table, a filter, and a data refresh hook."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from app.tui.widgets.vtable import Column, Row, VirtualTable
+
+if TYPE_CHECKING:
+    from app.tui.app import LecsApp
+
+
+class Pane(Vertical):
+    """A named pane; `refresh_data` is called by the app's poll while the pane is shown."""
+
+    NAME: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    COLUMNS: ClassVar[list[Column]] = []
+    MARKABLE: ClassVar[bool] = False
+    EMPTY: ClassVar[str] = "Nothing here yet."
+    NOTE: ClassVar[str] = ""  # an "arrives with …" line under the table
+
+    def __init__(self) -> None:
+        super().__init__(id=self.NAME, classes="pane")
+
+    @property
+    def lecs(self) -> LecsApp:
+        from app.tui.app import LecsApp
+
+        assert isinstance(self.app, LecsApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.TITLE, classes="pane-title")
+        yield VirtualTable(self.COLUMNS, markable=self.MARKABLE, empty_text=self.EMPTY,
+                           id=f"{self.NAME}-table")
+        if self.NOTE:
+            yield Static(self.NOTE, classes="pane-note")
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one(VirtualTable)
+
+    def focus_table(self) -> None:
+        self.table.focus()
+
+    def set_filter(self, text: str) -> None:
+        self.table.set_filter(text)
+        self.update_title()
+
+    def set_rows(self, rows: list[Row]) -> None:
+        self.table.set_rows(rows)
+        self.update_title()
+
+    def update_title(self) -> None:
+        table = self.table
+        shown, total = len(table.view), len(table.rows)
+        parts = [f"[b]{self.TITLE}[/b]", f"{shown}" if shown == total else f"{shown} of {total}"]
+        if table.filter_text:
+            parts.append(f"filter: [$accent]{_escape(table.filter_text)}[/]")
+        if table.marked:
+            parts.append(f"[$mark]{len(table.marked)} marked[/]")
+        self.query_one(".pane-title", Static).update(" · ".join(parts), layout=False)
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        if self.lecs.pane_name == self.NAME:
+            self.focus_table()
+
+    def refresh_data(self) -> None:
+        """Reload from the backend (called by the poll while visible, and on show)."""
+
+    def on_virtual_table_highlighted(self, message: VirtualTable.Highlighted) -> None:
+        self.update_title()
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")

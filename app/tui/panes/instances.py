@@ -1,0 +1,203 @@
+"""Instances (ECS): the table, and the keys that create, power, open and delete instances."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.binding import Binding, BindingType
+
+from app.render import duration
+from app.tui.panes.base import Pane
+from app.tui.widgets.sparklines import percent
+from app.tui.widgets.vtable import Column, Row, VirtualTable
+from backend.compute.records import Instance
+from backend.inventory.records import InstanceState
+
+if TYPE_CHECKING:
+    from backend.monitoring.records import MetricSample
+
+S = InstanceState
+STATE_STYLE = {
+    S.RUNNING: "ok", S.ERROR: "bad", S.STOPPED: "stopped", S.DELETED: "stopped",
+    S.PENDING: "busy", S.STARTING: "busy", S.STOPPING: "busy", S.REBOOTING: "busy",
+}
+
+
+def state_style(state: InstanceState) -> str:
+    return STATE_STYLE.get(state, "")
+
+
+def ports(inst: Instance) -> str:
+    return " ".join(f"{f.host_port}→{f.guest_port}" for f in inst.forwards)
+
+
+def tags_text(tags: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
+def cpu_cell(inst: Instance, latest: dict[str, MetricSample]) -> tuple[str, str]:
+    """Live CPU % and its style: "-" without a sample, "n/a" when the sample has none."""
+    sample = latest.get(inst.id)
+    if sample is None or inst.state is not S.RUNNING:
+        return "-", "muted"
+    value = sample.values.get("cpu_util")
+    return percent(value), "busy" if value is not None and value >= 80 else ""
+
+
+def instance_row(inst: Instance, now: float,
+                 latest: dict[str, MetricSample] | None = None) -> Row:
+    cpu, cpu_style = cpu_cell(inst, latest or {})
+    uptime = duration(now - inst.started_at) if inst.state is S.RUNNING and inst.started_at \
+        else "-"
+    cells = (
+        inst.name, inst.id, inst.state.value, inst.type, f"{inst.vcpus}/{inst.memory_mib}M",
+        inst.image_name, ports(inst), uptime, tags_text(inst.tags), cpu,
+    )
+    styles = ("", "muted", state_style(inst.state), "", "", "", "", "", "muted", cpu_style)
+    fields = {"name": inst.name, "id": inst.id, "state": inst.state.value, "type": inst.type,
+              "image": inst.image_name}
+    return Row(inst.id, cells, styles, fields, inst.tags)
+
+CONFIRM = {
+    "reboot": "Reboot {names}? The guest is reset without a clean shutdown.",
+    "force-stop": "Force-stop {names}? QEMU is killed; unsaved guest data is lost.",
+    "delete": "Delete {names}? Their system disks are deleted with them.",
+}
+
+
+class InstancesPane(Pane):
+    NAME = "instances"
+    TITLE = "Instances"
+    MARKABLE = True
+    EMPTY = "No instances yet: press n to create one."
+    COLUMNS = [
+        Column("name", "NAME", 8, 28),
+        Column("id", "ID", 12, 12, priority=2),
+        Column("state", "STATE", 9, 10),
+        Column("type", "TYPE", 9, 10, priority=3),
+        Column("size", "vCPU/MEM", 8, 10, priority=6),
+        Column("image", "IMAGE", 5, 20, priority=5),
+        Column("ports", "HOST PORTS", 10, 24, priority=4),
+        Column("uptime", "UPTIME", 6, 8, priority=1, align_right=True),
+        Column("tags", "TAGS", 8, 40, priority=7, flex=True),
+        Column("cpu", "CPU", 5, 6, priority=5, align_right=True),  # live, from the sampler
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "create", "New", tooltip="Create an instance (name, image, type, tags)"),
+        Binding("c", "console", "Console", tooltip="Serial console of a running instance"),
+        Binding("i", "detail", "Details", show=False,
+                tooltip="Details: disks, NIC, forwarded ports, QEMU pid, recent events"),
+        Binding("s", "ssh", "SSH", show=False,
+                tooltip="Suspend the dashboard and ssh to the forwarded port 22"),
+        Binding("u", "start", "Start", tooltip="Start the marked (or current) instances"),
+        Binding("x", "stop", "Stop", tooltip="Stop cleanly (ACPI power button, then quit)"),
+        Binding("R", "reboot", "Reboot", show=False, tooltip="Reboot (asks first)"),
+        Binding("K", "force_stop", "Force stop", show=False,
+                tooltip="Force-stop: kill QEMU (asks first)"),
+        Binding("D", "delete", "Delete", tooltip="Delete with the system disk (asks first)"),
+        Binding("t", "tags", "Tags", show=False, tooltip="Edit tags"),
+        Binding("space", "mark", "Mark", show=False,
+                tooltip="Mark or unmark the row; actions apply to all marked rows"),
+    ]
+
+    _seen: tuple[int, int, bool] = (0, 0, False)
+
+    def refresh_data(self) -> None:
+        """Rebuild the rows when the inventory changed, or each second for the uptimes."""
+        instances, now = self.lecs.instances, self.lecs.clock()
+        ticking = any(i.state is S.RUNNING for i in instances)
+        seen = (self.lecs.version, int(now) if ticking else 0, self.lecs.monitoring)
+        if seen == self._seen and self.table.rows:
+            return
+        self._seen = seen
+        latest = self.lecs.latest_samples()
+        self.set_rows([instance_row(i, now, latest) for i in instances])
+
+    # ---- selection -----------------------------------------------------------------
+    def selected(self) -> list[Instance]:
+        by_id = {i.id: i for i in self.lecs.instances}
+        return [by_id[key] for key in self.table.selection() if key in by_id]
+
+    def current(self) -> Instance | None:
+        key = self.table.current_key
+        return next((i for i in self.lecs.instances if i.id == key), None)
+
+    def _names(self, items: list[Instance]) -> str:
+        names = [i.name for i in items]
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+    # ---- actions -------------------------------------------------------------------
+    def action_mark(self) -> None:
+        self.table.toggle_mark()
+        self.update_title()
+
+    def action_create(self) -> None:
+        self.lecs.open_create_instance()
+
+    def action_detail(self) -> None:
+        if inst := self.current():
+            self.lecs.open_detail(inst.id)
+
+    def action_console(self) -> None:
+        if inst := self.current():
+            self.lecs.open_console(inst.id)
+
+    def on_virtual_table_selected(self, message: VirtualTable.Selected) -> None:
+        inst = self.current()
+        if inst is None:
+            return
+        if inst.state is S.RUNNING:
+            self.lecs.open_console(inst.id)
+        else:
+            self.lecs.open_detail(inst.id)
+
+    def action_ssh(self) -> None:
+        if inst := self.current():
+            self.lecs.ssh_to(inst.id)
+
+    def _power(self, op: str, items: list[Instance] | None = None) -> None:
+        from_selection = items is None
+        items = self.selected() if items is None else items
+        if not items:
+            return
+        confirm = CONFIRM.get(op)
+        method = {"start": "start", "stop": "stop", "reboot": "reboot",
+                  "force-stop": "force_stop", "delete": "delete"}[op]
+
+        def go() -> None:
+            for inst in items:
+                call: Callable[[str], object] = getattr(self.lecs.cloud.instances, method)
+                self.lecs.run_op(f"instance.{op}", inst.name, call, inst.id)
+            if from_selection and self.table.marked:
+                self.table.clear_marks()
+                self.update_title()
+
+        if confirm is None:
+            go()
+        else:
+            self.lecs.confirm(confirm.format(names=self._names(items), n=len(items)), go)
+
+    def action_start(self) -> None:
+        self._power("start")
+
+    def action_stop(self) -> None:
+        self._power("stop")
+
+    def action_reboot(self) -> None:
+        self._power("reboot")
+
+    def action_force_stop(self) -> None:
+        self._power("force-stop")
+
+    def action_delete(self) -> None:
+        self._power("delete")
+
+    def run_on(self, op: str, instance_id: str) -> None:
+        """Run `op` on one instance whatever is marked (the command palette's path)."""
+        found = [i for i in self.lecs.instances if i.id == instance_id]
+        self._power(op, found)
+
+    def action_tags(self) -> None:
+        if inst := self.current():
+            self.lecs.open_tags(inst.id)

@@ -1,0 +1,131 @@
+"""Key pairs (`p` in Security groups, or the palette): list, import, generate, delete."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+from textual.worker import Worker
+
+from app.tui.widgets.vtable import Column, Row, VirtualTable
+from backend.network.records import KeyPair
+
+if TYPE_CHECKING:
+    from app.tui.app import LecsApp
+
+KEY_COLUMNS = [
+    Column("name", "NAME", 6, 20),
+    Column("type", "TYPE", 7, 19, priority=3),
+    Column("fingerprint", "FINGERPRINT", 20, 50),
+    Column("used", "USED BY", 7, 30, priority=2),
+    Column("private", "PRIVATE KEY", 11, 40, priority=1),
+]
+
+
+def keypair_row(key: KeyPair, used_by: list[str]) -> Row:
+    cells = (key.name, key.key_type, key.fingerprint, ",".join(sorted(used_by)) or "-",
+             key.private_key_path or "-")
+    return Row(key.name, cells, ("", "muted", "", "", "muted"), {"name": key.name})
+
+
+class KeyPairsScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "import_key", "Import",
+                tooltip="Import an OpenSSH public key from a .pub file"),
+        Binding("n", "generate", "New",
+                tooltip="Generate a pair with ssh-keygen (private key kept 0600)"),
+        Binding("D", "delete", "Delete", tooltip="Delete the selected pair"
+                                                 " (asks first)"),
+        Binding("escape", "close", "Close", tooltip="Close the list"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(classes="modal")
+        self.keys: list[KeyPair] = []
+
+    @property
+    def lecs(self) -> LecsApp:
+        from app.tui.app import LecsApp
+
+        assert isinstance(self.app, LecsApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="keypairs-dialog"):
+            yield Static("[b]Key pairs[/b] · public keys put in instances at create",
+                         classes="dialog-title")
+            yield VirtualTable(KEY_COLUMNS, empty_text="No key pairs: press i to import one"
+                               " or n to generate one.", id="keypairs-table")
+            yield Label("i import · n new (ssh-keygen) · D delete · esc close", classes="hint")
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one(VirtualTable)
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.table.focus()
+
+    def reload(self) -> None:
+        used: dict[str, list[str]] = {}
+        for inst in self.lecs.instances:
+            if inst.key_pair:
+                used.setdefault(inst.key_pair, []).append(inst.name)
+        self.keys = self.lecs.cloud.keypairs.list()
+        self.table.set_rows([keypair_row(k, used.get(k.name, [])) for k in self.keys])
+
+    def _run(self, action: str, name: str, call: Callable[..., Any], *args: Any) -> None:
+        self._reload_after(self.lecs.run_op(action, name, call, *args))
+
+    @work(group="keypairs", exit_on_error=False, description="key pairs")
+    async def _reload_after(self, worker: Worker[None]) -> None:
+        with contextlib.suppress(Exception):  # run_op reports its own failures
+            await worker.wait()
+        if self.is_attached:
+            self.reload()
+
+    def action_import_key(self, generate: bool = False) -> None:
+        from app.tui.screens.keypair_import import ImportKeyScreen, KeySpec
+
+        keypairs = self.lecs.cloud.keypairs
+
+        def done(spec: KeySpec | None) -> None:
+            if spec is None:
+                return
+            if spec.generate:
+                self._run("keypair.create", spec.name, keypairs.create, spec.name)
+            else:
+                self._run("keypair.import", spec.name, keypairs.import_key, spec.name,
+                          spec.public_key, spec.private_key)
+
+        self.app.push_screen(ImportKeyScreen({k.name for k in self.keys}, generate), done)
+
+    def action_generate(self) -> None:
+        self.action_import_key(generate=True)
+
+    def action_delete(self) -> None:
+        name = self.table.current_key
+        if name is None:
+            return
+        keypairs = self.lecs.cloud.keypairs
+        key = next((k for k in self.keys if k.name == name), None)
+        question = f"Delete key pair {name}?" + (f"\n{key.fingerprint}" if key else "")
+        if key and key.private_key_path == str(keypairs.keys_dir / name):
+            question += "\nThe private key lecs generated for it is deleted too."
+        self.lecs.confirm(question,
+                          lambda: self._run("keypair.delete", name, keypairs.delete, name))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def open_keypairs(app: App[Any]) -> None:
+    """Push the key pairs list (the pane's `k` and the command palette)."""
+    app.push_screen(KeyPairsScreen())

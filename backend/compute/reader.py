@@ -1,0 +1,131 @@
+"""Reading instances from the inventory: rows to typed `Instance` records, and reconcile."""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Any
+
+from backend.compute import reconcile
+from backend.compute.records import Forward, Instance
+from backend.drivers.protocol import Driver
+from backend.inventory.audit import Audit
+from backend.inventory.errors import NotFoundError
+from backend.inventory.locks import Locks
+from backend.inventory.records import Disk, DiskState, InstanceState
+from backend.inventory.store import Store
+
+if TYPE_CHECKING:
+    from backend.network.instance_net import InstanceNetworking
+
+S = InstanceState
+STATES = {s.value: s for s in InstanceState}  # a dict lookup is ~5x cheaper than S(value)
+DISK_STATES = {s.value: s for s in DiskState}
+NO_NET: dict[str, Any] = {}
+
+
+class InstanceRecords:
+    """The read side of `Instances` (backend/compute/instances.py holds the operations)."""
+
+    store: Store
+    driver: Driver
+    audit: Audit
+    locks: Locks
+    net: InstanceNetworking
+
+    # ---- reading -------------------------------------------------------------------
+    def _row(self, ref: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM instances WHERE id = ? OR name = ?", [ref, ref])
+        if row is None:
+            raise NotFoundError(f"instance {ref!r} not found")
+        return row
+
+    def _build(self, row: dict[str, Any], extra: dict[str, Any]) -> Instance:
+        itype = extra["types"].get(row["type"])
+        net = extra["net"].get(row["id"], NO_NET)
+        return Instance(
+            id=row["id"], name=row["name"], type=row["type"],
+            vcpus=itype[0] if itype else 0, memory_mib=itype[1] if itype else 0,
+            image_id=row["image_id"], image_name=extra["images"].get(row["image_id"], "?"),
+            state=STATES[row["state"]], created_at=row["created_at"], started_at=row["started_at"],
+            pid=row["pid"], accel=row["accel"] or "", last_error=row["last_error"] or "",
+            tags=extra["tags"].get(row["id"], {}),
+            disks=extra["disks"].get(row["id"], []),
+            forwards=extra["forwards"].get(row["id"], []),
+            runtime_dir=self.driver.rundir_text(row["id"]),
+            security_groups=list(net.get("groups", ())),
+            key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
+            network=net.get("network", ""), ip=net.get("ip", ""),
+            egress_restricted=bool(row.get("egress_restricted")),
+        )
+
+    def _extras(self, ids: list[str] | None) -> dict[str, Any]:
+        where, params = "", []
+        if ids is not None:
+            where = f" WHERE {{col}} IN ({','.join('?' * len(ids))})"
+            params = ids
+        run = self.store.execute  # plain tuples: a dict per row costs as much as the query
+        tags: dict[str, dict[str, str]] = {}
+        for rid, key, value in run(
+            "SELECT resource_id, key, value FROM tags" + where.format(col="resource_id"), params
+        ):
+            tags.setdefault(rid, {})[key] = value
+        disks: dict[str, list[Disk]] = {}
+        for values in run(
+            f"SELECT {DISK_COLUMNS} FROM disks" + where.format(col="instance_id")
+            + " ORDER BY position", params,
+        ):
+            disk = disk_from_values(values)
+            disks.setdefault(disk.instance_id or "", []).append(disk)
+        forwards: dict[str, list[Forward]] = {}
+        for iid, *fields in run(
+            "SELECT instance_id, protocol, host_addr, host_port, guest_port FROM forwards"
+            + where.format(col="instance_id") + " ORDER BY guest_port", params,
+        ):
+            forwards.setdefault(iid, []).append(Forward(*fields))
+        types = {name: (vcpus, mem) for name, vcpus, mem in
+                 run("SELECT name, vcpus, memory_mib FROM instance_types")}
+        images = dict(run("SELECT id, name FROM images").fetchall())
+        return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
+                "images": images, "net": self.net.view(ids)}
+
+    def list(self, reconcile: bool = True) -> list[Instance]:
+        if reconcile:
+            self.reconcile()
+        rows = self.store.rows("SELECT * FROM instances ORDER BY name")
+        extra = self._extras(None)
+        return [self._build(r, extra) for r in rows]
+
+    def get(self, ref: str, reconcile: bool = True) -> Instance:
+        row = self._row(ref)
+        if reconcile:
+            self.reconcile([row["id"]])
+            row = self._row(row["id"])
+        return self._build(row, self._extras([row["id"]]))
+
+    def _set(self, instance_id: str, **fields: Any) -> None:
+        with self.store.transaction() as db:
+            db.table("instances").update(instance_id, fields)
+
+    # ---- reconcile -----------------------------------------------------------------
+    def reconcile(self, ids: builtins.list[str] | None = None) -> builtins.list[str]:
+        return reconcile.run(self.store, self.driver, self.audit, self.locks, ids)
+
+DISK_COLUMNS = ("id, name, size_gib, format, role, state, path, instance_id,"
+                " delete_with_instance, encrypted, created_at, backing_image_id, position,"
+                " snapshot_head")  # Disk's fields, in order
+
+
+def disk_from_values(v: tuple[Any, ...]) -> Disk:
+    """A Disk from a `SELECT {DISK_COLUMNS}` tuple (listing: no dict per row)."""
+    return Disk(v[0], v[1], v[2], v[3], v[4], DISK_STATES[v[5]], v[6], v[7], bool(v[8]),
+                bool(v[9]), v[10], v[11], v[12] or 0, v[13])
+
+
+def disk_from_row(r: dict[str, Any]) -> Disk:
+    return Disk(
+        id=r["id"], name=r["name"], size_gib=r["size_gib"], format=r["format"], role=r["role"],
+        state=DISK_STATES[r["state"]], path=r["path"], instance_id=r["instance_id"],
+        delete_with_instance=bool(r["delete_with_instance"]), encrypted=bool(r["encrypted"]),
+        created_at=r["created_at"], backing_image_id=r["backing_image_id"],
+        position=r["position"] or 0, snapshot_head=r.get("snapshot_head"),
+    )

@@ -1,0 +1,78 @@
+"""Reconcile the inventory with the process table: QEMUs that died while nobody watched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.drivers.protocol import Driver
+from backend.drivers.qemu.process import Liveness
+from backend.inventory.audit import Audit
+from backend.inventory.locks import Locks
+from backend.inventory.records import InstanceState as S
+from backend.inventory.store import Store
+
+ACTIVE = (S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING, S.ERROR)
+
+
+def run(
+    store: Store, driver: Driver, audit: Audit, locks: Locks, ids: list[str] | None = None
+) -> list[str]:
+    """Match the inventory to the process table; returns the ids that changed.
+
+    A QEMU that exited cleanly removed its pidfile: the instance is stopped. A pidfile
+    left behind by a process that is gone means QEMU was killed or crashed: error.
+    Instances busy with an operation (their lock is held) are left alone.
+    """
+    sql = "SELECT * FROM instances WHERE state IN (?,?,?,?,?)"
+    params: list[Any] = [s.value for s in ACTIVE]
+    changed: list[str] = []
+    for row in store.rows(sql, params):
+        if ids is not None and row["id"] not in ids:
+            continue
+        live, _pid = driver.liveness(row["id"], row["pid"])
+        if live is Liveness.ALIVE:
+            continue
+        if row["state"] == S.ERROR and live is Liveness.ABSENT:
+            continue
+        fd = locks.try_hold(row["id"])
+        if fd is None:
+            continue
+        try:
+            # Re-read under the lock: an operation may have finished meanwhile.
+            fresh = store.row("SELECT * FROM instances WHERE id = ?", [row["id"]])
+            if fresh is None or fresh["state"] not in ACTIVE:
+                continue
+            live, _pid = driver.liveness(fresh["id"], fresh["pid"])
+            if live is Liveness.ALIVE or (fresh["state"] == S.ERROR and live is Liveness.ABSENT):
+                continue
+            changed.append(fresh["id"])
+            _settle(store, driver, audit, fresh, live)
+        finally:
+            locks.release(fd)
+    return changed
+
+
+def _settle(
+    store: Store, driver: Driver, audit: Audit, row: dict[str, Any], live: Liveness
+) -> None:
+    instance_id, state = row["id"], S(row["state"])
+    if live is Liveness.CRASHED:
+        message = f"QEMU (pid {row['pid']}) died unexpectedly while {state.value}"
+        new = S.ERROR
+    elif state is S.ERROR:
+        message, new = "", S.ERROR
+    else:
+        message = f"QEMU (pid {row['pid']}) exited while {state.value}: guest powered off"
+        new = S.STOPPED
+    driver.cleanup(instance_id)
+    fields: dict[str, Any] = {"state": new.value, "pid": None, "started_at": None}
+    if message:
+        fields["last_error"] = message if new is S.ERROR else ""
+    with store.transaction() as db:
+        db.table("instances").update(instance_id, fields)
+    if message:
+        audit.record(
+            "instance.reconcile", instance_id,
+            {"from": state.value, "to": new.value, "detail": message},
+            "success", "",
+        )

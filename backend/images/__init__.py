@@ -1,0 +1,2 @@
+"""Images (IMS): images imported from files or URLs, converted, checked, and captured from
+instances."""

@@ -1,0 +1,94 @@
+"""The audit trail (Cloud Trace analog): one event per mutating operation, success or failure."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.inventory.records import Event
+from backend.inventory.store import Store
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(slots=True)
+class Tracker:
+    """Handed to the body of `Audit.track`; the body may name the resource once it exists."""
+
+    resource: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+class Audit:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.user = current_user()
+
+    def record(
+        self,
+        action: str,
+        resource: str,
+        parameters: dict[str, Any] | None = None,
+        result: str = "success",
+        error: str = "",
+        duration_ms: float = 0.0,
+    ) -> None:
+        self.store.db.table("events").insert({
+            "time": time.time(),
+            "user": self.user,
+            "action": action,
+            "resource": resource,
+            "parameters": json.dumps(parameters or {}, sort_keys=True, default=str),
+            "result": result,
+            "error": error,
+            "duration_ms": round(duration_ms, 1),
+        })
+
+    @contextmanager
+    def track(
+        self, action: str, resource: str, parameters: dict[str, Any] | None = None
+    ) -> Iterator[Tracker]:
+        tracker = Tracker(resource, dict(parameters or {}))
+        started = time.perf_counter()
+        try:
+            yield tracker
+        except BaseException as exc:
+            self.record(
+                action, tracker.resource, tracker.parameters, "failure",
+                str(exc) or type(exc).__name__, (time.perf_counter() - started) * 1000,
+            )
+            raise
+        self.record(
+            action, tracker.resource, tracker.parameters, "success", "",
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def list(
+        self, resource: str | None = None, limit: int = 200, since_id: int = 0
+    ) -> list[Event]:
+        sql = "SELECT * FROM events WHERE id > ?"
+        params: list[Any] = [since_id]
+        if resource:
+            sql += " AND resource = ?"
+            params.append(resource)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        return [
+            Event(
+                id=row["id"], time=row["time"], user=row["user"], action=row["action"],
+                resource=row["resource"], parameters=json.loads(row["parameters"] or "{}"),
+                result=row["result"], error=row["error"] or "",
+                duration_ms=row["duration_ms"] or 0.0,
+            )
+            for row in self.store.rows(sql, params)
+        ]

@@ -1,0 +1,72 @@
+"""Where lecs keeps its data (LECS_HOME) and its runtime state (sockets, pid files)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from backend.inventory.errors import LecsError
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make the leaf 0700; refuse a dir owned by someone else."""
+    path.mkdir(parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_uid != os.getuid():
+        raise LecsError(f"{path} is owned by uid {st.st_uid}, not by you; refusing to use it")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    home: Path
+    runtime: Path
+
+    @classmethod
+    def from_env(cls, home: Path | str | None = None) -> Paths:
+        raw = home or os.environ.get("LECS_HOME") or platformdirs.user_data_dir("lecs")
+        home_path = Path(raw).expanduser().resolve()
+        runtime_env = os.environ.get("LECS_RUNTIME_DIR")
+        if runtime_env:
+            runtime = Path(runtime_env).expanduser().resolve()
+        else:
+            # Unix socket paths are limited to 107 bytes, so the runtime dir is short and
+            # derived from LECS_HOME: two inventories never share sockets.
+            digest = hashlib.sha256(str(home_path).encode()).hexdigest()[:10]
+            runtime = Path("/tmp") / f"lecs-{os.getuid()}" / digest
+        return cls(home=home_path, runtime=runtime)
+
+    def ensure(self) -> None:
+        for path in (self.home, self.images, self.disks, self.runtime.parent, self.runtime):
+            private_dir(path)
+
+    @property
+    def db(self) -> Path:
+        return self.home / "lecs.db"
+
+    @property
+    def images(self) -> Path:
+        return self.home / "images"
+
+    @property
+    def disks(self) -> Path:
+        return self.home / "disks"
+
+    def instance_runtime(self, instance_id: str) -> Path:
+        return self.runtime / instance_id
+
+
+def guest_dir() -> Path:
+    """Where sample_data/build_guest.py puts the tiny guest."""
+    env = os.environ.get("LECS_GUEST_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lecs" / "guest"

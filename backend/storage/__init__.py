@@ -1,0 +1,1 @@
+"""Storage (EVS, snapshots, CSBS backups): disks, snapshots, backups and the key store."""

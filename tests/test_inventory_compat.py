@@ -1,0 +1,61 @@
+"""An inventory written by an earlier lecs opens with this one, and a new one has its schema.
+
+`fixtures/inventory-schema5.db` was written by main at schema step 5 (before the backend
+became one package per service): the demo inventory, then `lecs sg create`, `sg rule-add`,
+`disk create` and `alarm create` through the CLI; metric samples were dropped to keep it small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+from pathlib import Path
+
+from backend import Cloud
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "inventory-schema5.db"
+
+
+def _schema(path: Path) -> set[tuple[str, str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    finally:
+        conn.close()
+    return {(kind, name, " ".join((sql or "").split())) for kind, name, sql in rows}
+
+
+def test_previous_inventory_opens_and_lists(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    shutil.copy(FIXTURE, home / "lecs.db")
+    cloud = asyncio.run(Cloud.open(str(home)))
+    try:
+        names = {i.name for i in cloud.instances.list()}
+        assert {"web-1", "web-2", "db-1", "cache-1", "lab-sandbox"} <= names
+        assert len(names) == 7
+        assert {i.name for i in cloud.images.list()} >= {"debian-12", "alpine-3.19"}
+        assert "legacy-data" in {d.name for d in cloud.disks.list()}
+        groups = {g.name: g for g in cloud.sgs.list()}
+        assert "legacy-web" in groups and "default" in groups
+        assert any(r.port_min == 8080 for r in groups["legacy-web"].rules)
+        assert "cpu-high" in {a.name for a in cloud.alarms.list()}
+        assert len(cloud.snapshots.list()) >= 5
+        assert len(cloud.audit.list(limit=100)) >= 30
+    finally:
+        cloud.close()
+
+
+def test_new_inventory_has_the_previous_schema(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    cloud = asyncio.run(Cloud.open(str(home)))
+    cloud.close()
+    assert _schema(home / "lecs.db") == _schema(FIXTURE)
+    conn = sqlite3.connect(home / "lecs.db")
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    finally:
+        conn.close()
