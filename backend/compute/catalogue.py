@@ -24,6 +24,9 @@ class Catalogue:
         self.store = store
         if not self.store.execute("SELECT COUNT(*) FROM instance_types").fetchone()[0]:
             with self.store.transaction() as db:
+                # Checked again under the write lock: another process may have loaded it.
+                if self.store.execute("SELECT COUNT(*) FROM instance_types").fetchone()[0]:
+                    return
                 db.table("instance_types").insert_all(
                     [
                         {"name": t.name, "vcpus": t.vcpus, "memory_mib": t.memory_mib,

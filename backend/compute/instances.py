@@ -116,9 +116,13 @@ class Instances(InstanceRecords):
                             [{"resource_id": instance_id, "key": k, "value": v}
                              for k, v in tags.items()]
                         )
-            except BaseException:
+            except BaseException as exc:
                 capture.remove_files(self.paths, made)
                 net.discard()
+                if isinstance(exc, ConflictError) and self.store.row(
+                    "SELECT id FROM instances WHERE name = ?", [name]
+                ):  # another process took the name while the disks were made
+                    raise ConflictError(f"an instance named {name!r} exists already") from None
                 raise
             if start:
                 async with self.locks.hold(instance_id):

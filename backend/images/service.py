@@ -125,15 +125,15 @@ class Images:
                     if progress:
                         progress(1.0, name)
                 size = int((await img.info(dest))["virtual-size"])
+                image = Image(
+                    id=image_id, name=name, format=fmt, size_bytes=size, os=os_name,
+                    source=f"imported:{src}", checksum=checksum, state=ImageState.AVAILABLE,
+                    created_at=time.time(), path=str(dest),
+                )
+                self._insert(image)
             except BaseException:
                 shutil.rmtree(dest_dir, ignore_errors=True)
                 raise
-            image = Image(
-                id=image_id, name=name, format=fmt, size_bytes=size, os=os_name,
-                source=f"imported:{src}", checksum=checksum, state=ImageState.AVAILABLE,
-                created_at=time.time(), path=str(dest),
-            )
-            self._insert(image)
             return image
 
     async def import_kernel(
@@ -175,19 +175,19 @@ class Images:
                 elif not link:
                     await asyncio.to_thread(_link_or_copy, k_src, k_dest)
                     await asyncio.to_thread(_link_or_copy, i_src, i_dest)
+                # a kernel pair's checksum: sha256 over its two files' sha256 hex digests
+                checksum = image_disks.normalize_checksum(checksum)
+                image = Image(
+                    id=image_id, name=name, format="kernel",
+                    size_bytes=k_dest.stat().st_size + i_dest.stat().st_size, os=os_name,
+                    source=source or f"imported:{k_src}", checksum=checksum,
+                    state=ImageState.AVAILABLE, created_at=time.time(), kernel=str(k_dest),
+                    initrd=str(i_dest), cmdline=cmdline,
+                )
+                self._insert(image)
             except BaseException:
                 shutil.rmtree(dest_dir, ignore_errors=True)
                 raise
-            # a kernel pair's checksum: sha256 over its two files' sha256 hex digests
-            checksum = image_disks.normalize_checksum(checksum)
-            image = Image(
-                id=image_id, name=name, format="kernel",
-                size_bytes=k_dest.stat().st_size + i_dest.stat().st_size, os=os_name,
-                source=source or f"imported:{k_src}", checksum=checksum,
-                state=ImageState.AVAILABLE, created_at=time.time(), kernel=str(k_dest),
-                initrd=str(i_dest), cmdline=cmdline,
-            )
-            self._insert(image)
             return image
 
     async def import_url(
@@ -223,6 +223,13 @@ class Images:
         """Register the tiny guest built by sample_data/build_guest.py as image `tiny`."""
         if self.store.row("SELECT id FROM images WHERE name = ?", [TINY]):
             return None
+        # First use, perhaps by many processes at once: one registers it, the others wait.
+        async with self.locks.hold("first-use"):
+            if self.store.row("SELECT id FROM images WHERE name = ?", [TINY]):
+                return None
+            return await self._register_tiny()
+
+    async def _register_tiny(self) -> Image | None:
         directory = guest_dir()
         manifest_path = directory / "manifest.json"
         if not manifest_path.exists():

@@ -17,10 +17,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.inventory.errors import ConflictError, LecsError
 from backend.inventory.migrations import LATEST, migrate
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+# How long a writer waits for another process's write transaction. Transactions are short
+# (no await inside one), so only a machine under heavy load makes a writer wait long.
+BUSY_S = 30
 
 
 class Store:
@@ -32,9 +37,9 @@ class Store:
         if new:
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
             os.close(fd)
-        self.conn = conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+        self.conn = conn = sqlite3.connect(path, timeout=BUSY_S, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_S * 1000}")
         if not new:
             os.chmod(path, 0o600)
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -70,13 +75,22 @@ class Store:
         if conn.in_transaction:
             yield self.db
             return
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise (_busy(exc) or exc) from None
         try:
             yield self.db
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise _conflict(exc) from None
+            mapped = _busy(exc) if isinstance(exc, sqlite3.OperationalError) else None
+            if mapped is not None:
+                raise mapped from None
             raise
-        conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)
@@ -89,3 +103,37 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# What a row of each table is called in an error ("an instance with that name exists already").
+NOUNS = {
+    "instances": "an instance", "images": "an image", "disks": "a disk",
+    "snapshots": "a snapshot", "backups": "a backup", "security_groups": "a security group",
+    "sg_rules": "a rule", "keypairs": "a key pair", "alarms": "an alarm",
+    "networks": "a network", "instance_types": "an instance type",
+}
+
+
+def _conflict(exc: sqlite3.IntegrityError) -> LecsError:
+    """A unique constraint lost to another process: the same error a check would give."""
+    text = str(exc)
+    if text.startswith("UNIQUE constraint failed: "):
+        first = text.removeprefix("UNIQUE constraint failed: ").split(",")[0].strip()
+        table, _, column = first.partition(".")
+        noun = NOUNS.get(table, "a row")
+        what = "name" if column == "name" else column.replace("_", " ")
+        return ConflictError(f"{noun} with that {what} exists already")
+    return ConflictError(f"the inventory refused the change ({text})")
+
+
+def _busy(exc: sqlite3.OperationalError) -> LecsError | None:
+    """The one-line error for a write the inventory could not take, or None for a bug."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return LecsError("the inventory is busy: other lecs processes kept it locked for"
+                         f" {BUSY_S} s; try again")
+    if "readonly" in text or "read-only" in text:
+        return LecsError("the inventory is read-only here: changes need write access to it")
+    if "disk is full" in text or "disk I/O error" in text:
+        return LecsError("no space left for the inventory: free some disk space and retry")
+    return None

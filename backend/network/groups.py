@@ -84,8 +84,13 @@ class SecurityGroups:
         """The `default` group: ssh and http from this host, all egress."""
         if self.store.row("SELECT id FROM security_groups WHERE name = ?", [DEFAULT]):
             return
-        with self.audit.track("sg.create", DEFAULT, {"name": DEFAULT, "auto": True}) as t:
-            t.resource = self._insert_group(DEFAULT, "ssh and http from this host", True)
+        started = time.perf_counter()
+        try:
+            group_id = self._insert_group(DEFAULT, "ssh and http from this host", True)
+        except ConflictError:  # another process made it first: the same group for all
+            return
+        self.audit.record("sg.create", group_id, {"name": DEFAULT, "auto": True}, "success", "",
+                          (time.perf_counter() - started) * 1000)
 
     def create(self, name: str, description: str = "") -> SecurityGroup:
         with self.audit.track("sg.create", name, {"name": name,
