@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.render import size
-from app.tui.panes.events import when
+from app.tui.widgets.cells import when
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.inventory.errors import NotFoundError
 from backend.inventory.records import Disk

@@ -13,8 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.render import duration
-from app.tui.panes.events import params_text, when
-from app.tui.panes.instances import tags_text
+from app.tui.widgets.cells import params_text, tags_text, when
 from backend.compute.records import Instance
 from backend.inventory.records import Event, InstanceState
 from backend.network.ports import mac_for
