@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -19,7 +19,7 @@ from backend.inventory.records import Disk
 from backend.storage.records import Snapshot, SnapshotState
 
 if TYPE_CHECKING:
-    from app.tui.app import LecsApp
+    from app.tui.dashboard import Dashboard
 
 STATE_STYLE = {SnapshotState.AVAILABLE: "ok", SnapshotState.CREATING: "busy",
                SnapshotState.ERROR: "bad"}
@@ -102,11 +102,8 @@ class DiskDetailScreen(Screen[None]):
         self._seen: object = None
 
     @property
-    def lecs(self) -> LecsApp:
-        from app.tui.app import LecsApp
-
-        assert isinstance(self.app, LecsApp)
-        return self.app
+    def lecs(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="disk-title", classes="pane-title")
