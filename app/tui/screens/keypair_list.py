@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -122,7 +122,3 @@ class KeyPairsScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-
-def open_keypairs(app: App[Any]) -> None:
-    """Push the key pairs list (the pane's `k` and the command palette)."""
-    app.push_screen(KeyPairsScreen())
