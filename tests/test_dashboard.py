@@ -12,12 +12,12 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from app.tui.app import LecsApp
-from app.tui.commands import LecsCommands
+from app.tui.app import LecsApp, keys_markdown
+from app.tui.commands.palette import LecsCommands
 from app.tui.panes.instances import InstancesPane
 from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.create_instance import CreateInstanceScreen
-from app.tui.screens.help import HelpScreen, keys_markdown
+from app.tui.screens.help import HelpScreen
 from app.tui.screens.instance_detail import InstanceDetailScreen
 from app.tui.widgets import query
 from app.tui.widgets.vtable import Row

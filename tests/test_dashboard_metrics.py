@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import Input, Select
 
 from app.tui.app import LecsApp
-from app.tui.commands import LecsCommands
+from app.tui.commands.palette import LecsCommands
 from app.tui.panes.metrics import MetricsPane
 from app.tui.screens.alarm_create import AlarmCreateScreen, AlarmSpec, check
 from app.tui.screens.confirm import ConfirmScreen

@@ -14,12 +14,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select, Static
 
-from app.tui.app import LecsApp
-from app.tui.commands import LecsCommands
+from app.tui.app import LecsApp, keys_markdown
+from app.tui.commands.palette import LecsCommands
 from app.tui.panes.security_groups import SecurityGroupsPane
 from app.tui.screens.confirm import ConfirmScreen
 from app.tui.screens.create_instance import CreateInstanceScreen
-from app.tui.screens.help import keys_markdown
 from app.tui.screens.keypair_import import ImportKeyScreen
 from app.tui.screens.keypair_list import KeyPairsScreen
 from app.tui.screens.rule_add import AddRuleScreen

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from textual.widgets import Checkbox, Static
 
-from app.tui.app import LecsApp
-from app.tui.commands import LecsCommands
+from app.tui.app import LecsApp, keys_markdown
+from app.tui.commands.palette import LecsCommands
 from app.tui.panes.disks import DisksPane
 from app.tui.panes.images import ImagesPane
 from app.tui.screens.confirm import ConfirmScreen
@@ -25,7 +25,6 @@ from app.tui.screens.disk_attach import AttachDiskScreen
 from app.tui.screens.disk_create import CreateDiskScreen
 from app.tui.screens.disk_detail import DiskDetailScreen, tree_prefixes
 from app.tui.screens.disk_resize import ResizeDiskScreen
-from app.tui.screens.help import keys_markdown
 from app.tui.screens.image_create import CreateImageScreen
 from app.tui.screens.import_image import ImportImageScreen
 from app.tui.screens.snapshot_create import SnapshotCreateScreen

@@ -6,7 +6,8 @@ import asyncio
 import gc
 import importlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -19,10 +20,11 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from app.tui.commands import LecsCommands
+from app.tui.actions.storage import StorageActions
+from app.tui.commands.general import general_commands
+from app.tui.commands.palette import CommandSources, LecsCommands
 from app.tui.live_inventory import LiveInventory
 from app.tui.panes.base import Pane
-from app.tui.screens.storage_actions import StorageActions
 from app.tui.themes import CSS_PATHS, THEMES, ThemedStylesheet, default_theme
 from app.tui.widgets.header import PANES, HostHeader, PaneBar
 from app.tui.widgets.ops import Operations, OpsBar
@@ -33,6 +35,7 @@ from backend.inventory.errors import LecsError
 from backend.inventory.records import HostFacts, InstanceState
 
 if TYPE_CHECKING:
+    from app.tui.commands.palette import Command
     from backend.monitoring.records import AlarmChange, MetricSample
 
 POLL_INTERVAL = 0.5
@@ -108,6 +111,8 @@ class LecsApp(StorageActions):
         self._polling = False  # a read is in flight
         self._poll_again = False  # a QMP event came during it: read again right after
         self._last_error = ""
+        self.palette_sources = CommandSources(listed=partial(general_commands, self),
+                                              searched=self._palette_commands)
         for theme in THEMES.values():
             self.register_theme(theme)
         self.theme = default_theme()
@@ -290,6 +295,18 @@ class LecsApp(StorageActions):
     def set_theme(self, name: str) -> None:
         self.theme = name
 
+    def _palette_commands(self) -> Iterator[Command]:
+        """Every command the palette searches: imported on the first search (the metrics
+        commands pull in the plotting stack)."""
+        from app.tui.commands.instances import instance_commands
+        from app.tui.commands.metrics import metrics_commands
+        from app.tui.commands.network import network_commands
+        from app.tui.commands.storage import storage_commands
+
+        for commands in (general_commands, instance_commands, storage_commands,
+                         network_commands, metrics_commands):
+            yield from commands(self)
+
     # ---- key actions ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Pane keys (filter, jump, digits, esc) apply only while the panes are on screen."""
@@ -322,9 +339,10 @@ class LecsApp(StorageActions):
         await self.query_one(Prompt).open("jump")
 
     def action_help(self) -> None:
+        from app.tui.keys import key_tables
         from app.tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(key_tables(self.BINDINGS)))
 
     def action_clear(self) -> None:
         table = self.current_pane.table
@@ -353,3 +371,10 @@ class LecsApp(StorageActions):
 
     def on_prompt_closed(self) -> None:
         self.current_pane.focus_table()
+
+
+def keys_markdown() -> str:
+    """The README's key table (docs/keys.md is generated from this): `?`'s tables as Markdown."""
+    from app.tui.keys import key_tables, markdown
+
+    return markdown(key_tables(LecsApp.BINDINGS))

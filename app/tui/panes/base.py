@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -11,7 +11,7 @@ from textual.widgets import Static
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 
 if TYPE_CHECKING:
-    from app.tui.app import LecsApp
+    from app.tui.dashboard import Dashboard
 
 
 class Pane(Vertical):
@@ -28,11 +28,8 @@ class Pane(Vertical):
         super().__init__(id=self.NAME, classes="pane")
 
     @property
-    def lecs(self) -> LecsApp:
-        from app.tui.app import LecsApp
-
-        assert isinstance(self.app, LecsApp)
-        return self.app
+    def lecs(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(self.TITLE, classes="pane-title")

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import time
-
 from app.tui.panes.base import Pane
+from app.tui.widgets.cells import params_text, when
 from app.tui.widgets.vtable import Column, Row
 from backend.inventory.records import Event
 
 KEEP = 2000
 
 
-def when(ts: float) -> str:
-    return time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
-
-
 def took(ms: float) -> str:
     return f"{ms:.0f}ms" if ms < 1000 else f"{ms / 1000:.1f}s"
-
-
-def params_text(event: Event) -> str:
-    if event.error:
-        return event.error
-    return json.dumps(event.parameters, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def event_row(event: Event, names: dict[str, str]) -> Row:

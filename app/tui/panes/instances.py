@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 
 from app.render import duration
 from app.tui.panes.base import Pane
+from app.tui.widgets.cells import state_style, tags_text
 from app.tui.widgets.sparklines import percent
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.compute.records import Instance
@@ -18,22 +19,10 @@ if TYPE_CHECKING:
     from backend.monitoring.records import MetricSample
 
 S = InstanceState
-STATE_STYLE = {
-    S.RUNNING: "ok", S.ERROR: "bad", S.STOPPED: "stopped", S.DELETED: "stopped",
-    S.PENDING: "busy", S.STARTING: "busy", S.STOPPING: "busy", S.REBOOTING: "busy",
-}
-
-
-def state_style(state: InstanceState) -> str:
-    return STATE_STYLE.get(state, "")
 
 
 def ports(inst: Instance) -> str:
     return " ".join(f"{f.host_port}→{f.guest_port}" for f in inst.forwards)
-
-
-def tags_text(tags: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
 
 def cpu_cell(inst: Instance, latest: dict[str, MetricSample]) -> tuple[str, str]:

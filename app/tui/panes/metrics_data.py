@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from app.tui.panes.instances import state_style
+from app.tui.widgets.cells import state_style
 from app.tui.widgets.columns import Column, Row
 from app.tui.widgets.plots import Chart, Line
 from app.tui.widgets.sparklines import Point, byte_size, percent, rate, resample, spark

@@ -253,6 +253,6 @@ class SecurityGroupsPane(Pane):
         self._pick_instance(attach=False)
 
     def action_keypairs(self) -> None:
-        from app.tui.screens.keypair_list import open_keypairs
+        from app.tui.screens.keypair_list import KeyPairsScreen
 
-        open_keypairs(self.app)
+        self.app.push_screen(KeyPairsScreen())

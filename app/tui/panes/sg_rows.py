@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.tui.panes.instances import state_style
+from app.tui.widgets.cells import state_style
 from app.tui.widgets.vtable import Column, Row
 from backend.compute.records import Instance
 from backend.network.records import Action, Rule, SecurityGroup

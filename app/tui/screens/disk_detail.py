@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -12,14 +12,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.render import size
-from app.tui.panes.events import when
+from app.tui.widgets.cells import when
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.inventory.errors import NotFoundError
 from backend.inventory.records import Disk
 from backend.storage.records import Snapshot, SnapshotState
 
 if TYPE_CHECKING:
-    from app.tui.app import LecsApp
+    from app.tui.dashboard import Dashboard
 
 STATE_STYLE = {SnapshotState.AVAILABLE: "ok", SnapshotState.CREATING: "busy",
                SnapshotState.ERROR: "bad"}
@@ -102,11 +102,8 @@ class DiskDetailScreen(Screen[None]):
         self._seen: object = None
 
     @property
-    def lecs(self) -> LecsApp:
-        from app.tui.app import LecsApp
-
-        assert isinstance(self.app, LecsApp)
-        return self.app
+    def lecs(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="disk-title", classes="pane-title")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -13,14 +13,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from app.render import duration
-from app.tui.panes.events import params_text, when
-from app.tui.panes.instances import tags_text
+from app.tui.widgets.cells import params_text, tags_text, when
 from backend.compute.records import Instance
 from backend.inventory.records import Event, InstanceState
 from backend.network.ports import mac_for
 
 if TYPE_CHECKING:
-    from app.tui.app import LecsApp
+    from app.tui.dashboard import Dashboard
 
 
 def _grid(title: str) -> Table:
@@ -95,11 +94,8 @@ class InstanceDetailScreen(Screen[None]):
         self.instance_id = instance_id
 
     @property
-    def lecs(self) -> LecsApp:
-        from app.tui.app import LecsApp
-
-        assert isinstance(self.app, LecsApp)
-        return self.app
+    def lecs(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-title", classes="pane-title")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -18,7 +18,7 @@ from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.network.records import KeyPair
 
 if TYPE_CHECKING:
-    from app.tui.app import LecsApp
+    from app.tui.dashboard import Dashboard
 
 KEY_COLUMNS = [
     Column("name", "NAME", 6, 20),
@@ -51,11 +51,8 @@ class KeyPairsScreen(ModalScreen[None]):
         self.keys: list[KeyPair] = []
 
     @property
-    def lecs(self) -> LecsApp:
-        from app.tui.app import LecsApp
-
-        assert isinstance(self.app, LecsApp)
-        return self.app
+    def lecs(self) -> Dashboard:
+        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="keypairs-dialog"):
@@ -125,7 +122,3 @@ class KeyPairsScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-
-def open_keypairs(app: App[Any]) -> None:
-    """Push the key pairs list (the pane's `k` and the command palette)."""
-    app.push_screen(KeyPairsScreen())

@@ -1,4 +1,4 @@
-"""Storage operations shared by the Disks and Images panes and the palette (a mixin).
+"""Storage actions of the App shared by the Disks and Images panes and the palette (a mixin).
 
 Each one opens its dialog or confirmation and runs the backend call in a worker (`run_op`).
 An operation the engine is known to refuse (rolling back a running instance's disk, deleting
@@ -7,16 +7,13 @@ an image in use) runs without a confirmation, so its one-line error shows straig
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from functools import partial
-
-from app.tui.screens.opener import OpensScreens
+from app.tui.actions.instances import InstanceActions
 from app.tui.widgets.ops import Operations
 from backend.inventory.errors import LecsError
 from backend.inventory.records import Disk, DiskState, InstanceState
 
 
-class StorageActions(OpensScreens):
+class StorageActions(InstanceActions):
     ops: Operations
 
     def _storage_disk(self, disk_id: str) -> Disk | None:
@@ -242,36 +239,3 @@ class StorageActions(OpensScreens):
         for op in chosen:
             self.action_cancel_op(op.id)
 
-
-def storage_commands(
-    app: StorageActions,
-) -> Iterator[tuple[str, str, Callable[[], object]]]:
-    """Palette entries: one per action and disk, snapshot, instance and running import."""
-    owners = {i.id: i.name for i in app.instances}
-    for d in app.cloud.disks.list():
-        ref = f"{d.name} ({d.size_gib} GiB, {d.state.value})"
-        yield f"Snapshots of disk {d.name}", f"{ref}: details and snapshot tree", \
-            partial(app.open_disk_detail, d.id)
-        if d.instance_id:
-            yield f"Detach disk {d.name}", f"{ref}: from {owners.get(d.instance_id, '?')}", \
-                partial(app.detach_disk, d.id)
-        else:
-            yield f"Attach disk {d.name}", f"{ref}: to an instance", partial(app.attach_disk, d.id)
-            yield f"Delete disk {d.name}", f"{ref}: asks first", partial(app.delete_disk, d.id)
-        yield f"Resize disk {d.name}", f"{ref}: grow", partial(app.resize_disk, d.id)
-        yield f"Snapshot disk {d.name}", f"{ref}: take a snapshot", partial(app.snapshot_disk, d.id)
-    for s in app.cloud.snapshots.list():
-        ref = f"snapshot of {s.disk_name}"
-        yield f"Roll back to snapshot {s.name}", f"{ref}: asks first", \
-            partial(app.rollback_snapshot, s.id)
-        yield f"Delete snapshot {s.name}", f"{ref}: asks first", partial(app.delete_snapshot, s.id)
-    for inst in app.instances:
-        yield f"Back up {inst.name}", f"{inst.name}: all its disks, with progress", \
-            partial(app.backup_instance, inst.id)
-        if inst.state is InstanceState.STOPPED:
-            yield f"Create image from {inst.name}", "an image of its system disk", \
-                partial(app.create_image, inst.id)
-    for op in app.ops.running.values():
-        if op.cancel is not None:
-            yield f"Cancel {op.label}", "stop it and remove what it wrote", \
-                partial(app.action_cancel_op, op.id)

@@ -1,4 +1,5 @@
-"""Opening the dashboard's screens and dialogs, and what their answers start (a mixin)."""
+"""Instance actions of the App (a mixin): create, details, console, tags, power, ssh; and the
+confirmation every destructive action asks first."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from backend.inventory.errors import LecsError
 from backend.inventory.records import InstanceState
 
 
-class OpensScreens(App[None]):
+class InstanceActions(App[None]):
     """Screens and confirmations; LecsApp supplies the inventory and `run_op`."""
 
     cloud: Cloud

@@ -1,17 +1,14 @@
-"""Command palette entries for security groups and key pairs (each runs the pane's own key)."""
+"""Palette commands for security groups and key pairs (each runs the pane's own key)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from app.tui.screens.keypair_list import open_keypairs
-
 if TYPE_CHECKING:
-    from app.tui.app import LecsApp
+    from app.tui.commands.palette import Command, Controls
 
-Command = tuple[str, str, Callable[[], object]]
 PANE = "security-groups"
 GROUP_OPS = (
     ("add_rule", "Add rule to {name}", "a rule, applied live (a)"),
@@ -21,21 +18,29 @@ GROUP_OPS = (
 )
 
 
-def in_pane(app: LecsApp, action: str, group_id: str = "") -> None:
+def open_keypairs(app: Controls) -> None:
+    """The key pairs list, over the pane on screen (`p` on Security groups)."""
+    from app.tui.screens.keypair_list import KeyPairsScreen
+
+    app.push_screen(KeyPairsScreen())
+
+
+def in_pane(app: Controls, action: str, group_id: str = "") -> None:
     """Show the Security groups pane, put the cursor on the group, run the pane's action."""
     from app.tui.panes.security_groups import SecurityGroupsPane
 
     app.action_show_pane(PANE)
 
     def run() -> None:
-        pane = app.query_one(SecurityGroupsPane)
+        pane = app.pane(PANE)
+        assert isinstance(pane, SecurityGroupsPane)
         pane.select_group(group_id)
         getattr(pane, f"action_{action}")()
 
     app.call_after_refresh(run)
 
 
-def network_commands(app: LecsApp) -> Iterator[Command]:
+def network_commands(app: Controls) -> Iterator[Command]:
     yield "Key pairs", "list, import, generate, delete (p on Security groups)", \
         partial(open_keypairs, app)
     yield "Create security group", "denies all ingress, allows all egress (n on Security " \

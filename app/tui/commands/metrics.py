@@ -1,4 +1,4 @@
-"""Command-palette entries of the Metrics pane: chart windows, alarm rules (ctrl+p)."""
+"""Palette commands of the Metrics pane: chart windows, alarm rules."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from app.tui.panes.metrics import MetricsPane
 from app.tui.panes.metrics_data import WINDOWS
 
 if TYPE_CHECKING:
-    from app.tui.app import LecsApp
-
-Command = tuple[str, str, Callable[[], object]]
+    from app.tui.commands.palette import Command, Controls
 
 
-def metrics_commands(app: LecsApp) -> Iterator[Command]:
+def metrics_commands(app: Controls) -> Iterator[Command]:
     def on_pane(call: Callable[[MetricsPane], object]) -> Callable[[], None]:
         """Show the Metrics pane (mounted on first show), then act on it."""
         def run() -> None:
             app.action_show_pane("metrics")
-            app.call_after_refresh(lambda: call(app.query_one(MetricsPane)))
+            app.call_after_refresh(lambda: call(metrics_pane(app)))
         return run
 
     for index, (_seconds, label) in enumerate(WINDOWS):
@@ -30,3 +28,9 @@ def metrics_commands(app: LecsApp) -> Iterator[Command]:
            on_pane(lambda pane: pane.action_new_alarm()))
     yield ("Alarm list", "the alarm rules and their states (a on Metrics)",
            on_pane(lambda pane: pane.action_alarms()))
+
+
+def metrics_pane(app: Controls) -> MetricsPane:
+    pane = app.pane("metrics")
+    assert isinstance(pane, MetricsPane)
+    return pane
