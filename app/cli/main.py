@@ -8,28 +8,23 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from app import render
+from app.cli.output import Handler, noun, out, verb
 from backend import Cloud
 from backend.inventory.errors import LecsError, ValidationError
 from backend.inventory.validate import tags as parse_tags
 
-# Nouns that live in their own modules; each has `register(nouns, verb)` (see build_parser).
+# Nouns that live in their own modules; each has `register(nouns)` (see build_parser).
 EXTENSIONS = ("app.cli.storage", "app.cli.network", "app.cli.metrics")
-
-Handler = Callable[[Cloud, argparse.Namespace], Coroutine[Any, Any, Any]]
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"lecs: error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
-
-
-def out(args: argparse.Namespace, value: Any, text: Callable[[], str]) -> None:
-    print(render.dumps(value) if args.json else text())
 
 
 # ---- type ---------------------------------------------------------------------------
@@ -254,19 +249,10 @@ def build_parser() -> Parser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     nouns = parser.add_subparsers(dest="noun", metavar="NOUN", parser_class=Parser)
 
-    def verb(noun: Any, name: str, handler: Handler, help_text: str) -> Parser:
-        p: Parser = noun.add_parser(name, help=help_text)
-        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="machine-readable output")
-        p.set_defaults(handler=handler)
-        return p
-
-    t = nouns.add_parser("type", help="instance types").add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
+    t = noun(nouns, "type", "instance types")
     verb(t, "list", type_list, "list instance types")
 
-    im = nouns.add_parser("image", help="images").add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
+    im = noun(nouns, "image", "images")
     verb(im, "list", image_list, "list images")
     verb(im, "show", image_show, "show an image").add_argument("image")
     p = verb(im, "import", image_import, "import a disk image (file or http(s) URL) or a"
@@ -286,8 +272,7 @@ def build_parser() -> Parser:
                    help="a full-instance image: the system disk and every attached data disk")
     verb(im, "delete", image_delete, "delete an image").add_argument("image")
 
-    ins = nouns.add_parser("instance", help="instances").add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
+    ins = noun(nouns, "instance", "instances")
     verb(ins, "list", instance_list, "list instances")
     verb(ins, "show", instance_show, "show an instance").add_argument("instance")
     p = verb(ins, "create", instance_create, "create (and start) an instance")
@@ -328,15 +313,14 @@ def build_parser() -> Parser:
     p.add_argument("--identity", "-i", default="", help="private key (default: the key"
                    " pair's, when lecs knows it)")
 
-    ev = nouns.add_parser("event", help="the audit trail").add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
+    ev = noun(nouns, "event", "the audit trail")
     p = verb(ev, "list", event_list, "list events, newest first")
     p.add_argument("--resource")
     p.add_argument("--limit", type=int, default=50)
 
     for module in EXTENSIONS:
         if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module).register(nouns, verb)
+            importlib.import_module(module).register(nouns)
 
     p = nouns.add_parser("doctor", help="check QEMU, qemu-img, KVM, dirs")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
