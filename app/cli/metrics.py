@@ -1,4 +1,4 @@
-"""`lecs metric …` and `lecs alarm …` (registered by app.cli.main.build_parser).
+"""`lecs metric …` and `lecs alarm …` (registered by app.cli.parser.build_parser).
 
 Who samples: the dashboard runs the sampler in its own process; `lecs metric watch` is the
 foreground collector for when no dashboard is open (run it under nohup or a user service to

@@ -1,4 +1,4 @@
-"""`lecs sg …`, `lecs keypair …` and `lecs network …` (registered by app.cli.main.build_parser)."""
+"""`lecs sg …`, `lecs keypair …`, `lecs network …` (registered by app.cli.parser.build_parser)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`lecs disk …`, `lecs snapshot …`, `lecs backup …` (registered by app.cli.main.build_parser)."""
+"""`lecs disk …`, `lecs snapshot …`, `lecs backup …` (registered by app.cli.parser.build_parser)."""
 
 from __future__ import annotations
 
