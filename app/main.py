@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.tui.run import run_dashboard
 
         return run_dashboard()
-    from app.cli.main import run_cli
+    from app.cli.parser import run_cli
 
     return run_cli(args)
 

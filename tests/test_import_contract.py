@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["backend", "backend.cloud", "backend.compute.instances", "backend.images.service",
            "backend.inventory.store", "backend.drivers.qemu.local", "backend.drivers.qemu.monitor",
-           "backend.drivers.qemu.argv", "backend.compute.watch", "app.cli.main"]
+           "backend.drivers.qemu.argv", "backend.compute.watch", "app.cli.parser"]
 
 
 @pytest.mark.parametrize("module", MODULES)

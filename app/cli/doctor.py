@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import stat
 from typing import Any
 
+from app.cli.output import out
 from backend import Cloud
 from backend.inventory.paths import guest_dir
 
@@ -36,3 +38,18 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
         else "not built: python sample_data/build_guest.py", required=False)
     add("user", True, f"uid {os.getuid()}", required=False)
     return results
+
+
+async def doctor(cloud: Cloud, args: argparse.Namespace) -> None:
+    results = checks(cloud)
+    out(args, results, lambda: "\n".join(
+        f"{'ok  ' if r['ok'] else 'FAIL'} {r['check']}: {r['detail']}" for r in results))
+    if not all(r["ok"] for r in results if r.get("required")):
+        raise SystemExit(1)
+
+
+def register(nouns: Any) -> None:
+    """A noun with no verb: `lecs doctor [--json]`."""
+    p = nouns.add_parser("doctor", help="check QEMU, qemu-img, KVM, dirs")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    p.set_defaults(handler=doctor)

@@ -1,4 +1,4 @@
-"""`lecs metric …` and `lecs alarm …` (registered by app.cli.main.build_parser).
+"""`lecs metric …` and `lecs alarm …` (registered by app.cli.parser.build_parser).
 
 Who samples: the dashboard runs the sampler in its own process; `lecs metric watch` is the
 foreground collector for when no dashboard is open (run it under nohup or a user service to
@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from app import render
-from app.cli.main import Parser, out
+from app.cli.output import noun, out, verb
 from backend import Cloud
 from backend.inventory.records import InstanceState
 from backend.monitoring.catalogue import HOST, parse_duration, scope_metrics
@@ -166,9 +166,8 @@ async def alarm_delete(cloud: Cloud, args: argparse.Namespace) -> None:
     out(args, {"deleted": alarm.id, "name": alarm.name}, lambda: f"deleted alarm {alarm.name}")
 
 
-def register(nouns: Any, verb: Any) -> None:
-    me = nouns.add_parser("metric", help="metrics of instances and the host").add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
+def register(nouns: Any) -> None:
+    me = noun(nouns, "metric", "metrics of instances and the host")
     p = verb(me, "show", metric_show, "latest values and avg/min/max over a window")
     p.add_argument("instance", help="instance name or id, or 'host'")
     p.add_argument("--since", default="10m", help="window, e.g. 90s, 10m, 1h, 7d (default 10m)")
@@ -177,8 +176,7 @@ def register(nouns: Any, verb: Any) -> None:
     p.add_argument("--interval", default="1s", help="seconds between samples (default 1s)")
     p.add_argument("--count", type=int, help="stop after this many samples")
 
-    al = nouns.add_parser("alarm", help="alarm rules on metrics").add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
+    al = noun(nouns, "alarm", "alarm rules on metrics")
     verb(al, "list", alarm_list, "list alarm rules and their state").add_argument(
         "--resource", help="only alarms of this instance (or 'host')")
     verb(al, "show", alarm_show, "show an alarm rule").add_argument("alarm")

@@ -1,4 +1,4 @@
-"""`lecs sg …`, `lecs keypair …` and `lecs network …` (registered by app.cli.main.build_parser)."""
+"""`lecs sg …`, `lecs keypair …`, `lecs network …` (registered by app.cli.parser.build_parser)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ import argparse
 from typing import Any
 
 from app import render
-from app.cli.main import Parser, out
+from app.cli.output import noun, out, verb
 from backend import Cloud
 from backend.network.records import KeyPair, Rule, SecurityGroup
 from backend.network.rules import RuleInput
-
-
-def _noun(nouns: Any, name: str, help_text: str) -> Any:
-    return nouns.add_parser(name, help=help_text).add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
 
 
 # ---- sg -----------------------------------------------------------------------------
@@ -137,8 +132,8 @@ async def network_delete(cloud: Cloud, args: argparse.Namespace) -> None:
     out(args, {"deleted": args.network}, lambda: f"deleted network {args.network}")
 
 
-def register(nouns: Any, verb: Any) -> None:
-    sg = _noun(nouns, "sg", "security groups (virtual firewalls)")
+def register(nouns: Any) -> None:
+    sg = noun(nouns, "sg", "security groups (virtual firewalls)")
     verb(sg, "list", sg_list, "list security groups")
     verb(sg, "show", sg_show, "show a group and its rules").add_argument("group")
     p = verb(sg, "create", sg_create, "create a group (denies all ingress, allows all egress)")
@@ -165,7 +160,7 @@ def register(nouns: Any, verb: Any) -> None:
         p.add_argument("instance")
         p.add_argument("group")
 
-    kp = _noun(nouns, "keypair", "SSH key pairs")
+    kp = noun(nouns, "keypair", "SSH key pairs")
     verb(kp, "list", keypair_list, "list key pairs")
     p = verb(kp, "import", keypair_import, "import an OpenSSH public key")
     p.add_argument("name")
@@ -177,7 +172,7 @@ def register(nouns: Any, verb: Any) -> None:
     p.add_argument("--type", default="ed25519", help="ed25519|rsa|ecdsa")
     verb(kp, "delete", keypair_delete, "delete a key pair").add_argument("name")
 
-    nw = _noun(nouns, "network", "bridge networks (root)")
+    nw = noun(nouns, "network", "bridge networks (root)")
     verb(nw, "list", network_list, "list bridge networks")
     p = verb(nw, "create", network_create, "create a bridge network with DHCP")
     p.add_argument("name")

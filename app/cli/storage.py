@@ -1,38 +1,17 @@
-"""`lecs disk …`, `lecs snapshot …`, `lecs backup …` (registered by app.cli.main.build_parser)."""
+"""`lecs disk …`, `lecs snapshot …`, `lecs backup …` (registered by app.cli.parser.build_parser)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from app import render
-from app.cli.main import Parser, out
+from app.cli.output import noun, out, progress_bar, verb
 from backend import Cloud
 from backend.inventory.errors import ValidationError
 from backend.inventory.records import Disk
 from backend.storage.records import Backup, Snapshot
-
-
-def progress_bar(args: argparse.Namespace) -> Callable[[float, str], None] | None:
-    """A one-line bar on stderr (a terminal only; --json and pipes stay clean)."""
-    if args.json or not sys.stderr.isatty():
-        return None
-    last = [-1]
-
-    def show(fraction: float, label: str) -> None:
-        width, pct = 30, int(fraction * 100)
-        if pct == last[0]:
-            return
-        last[0] = pct
-        done = int(fraction * width)
-        sys.stderr.write(f"\r{label} [{'#' * done}{'.' * (width - done)}] {pct:3d}%")
-        if fraction >= 1:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 def confirm(args: argparse.Namespace, question: str) -> None:
@@ -208,13 +187,8 @@ async def backup_delete(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 # ---- parser -------------------------------------------------------------------------
-def _noun(nouns: Any, name: str, help_text: str) -> Any:
-    return nouns.add_parser(name, help=help_text).add_subparsers(
-        dest="verb", metavar="VERB", required=True, parser_class=Parser)
-
-
-def register(nouns: Any, verb: Any) -> None:
-    d = _noun(nouns, "disk", "data and system disks (EVS)")
+def register(nouns: Any) -> None:
+    d = noun(nouns, "disk", "data and system disks (EVS)")
     verb(d, "list", disk_list, "list disks").add_argument("--instance")
     verb(d, "show", disk_show, "show a disk and its snapshot tree").add_argument("disk")
     p = verb(d, "create", disk_create, "create a blank qcow2 data disk")
@@ -241,7 +215,7 @@ def register(nouns: Any, verb: Any) -> None:
     p.add_argument("disk")
     p.add_argument("--yes", "-y", action="store_true")
 
-    s = _noun(nouns, "snapshot", "disk snapshots")
+    s = noun(nouns, "snapshot", "disk snapshots")
     verb(s, "list", snapshot_list, "list snapshots").add_argument("--disk")
     verb(s, "show", snapshot_show, "show a snapshot").add_argument("snapshot")
     p = verb(s, "create", snapshot_create, "snapshot a disk (live if its instance runs)")
@@ -252,7 +226,7 @@ def register(nouns: Any, verb: Any) -> None:
     p.add_argument("--yes", "-y", action="store_true")
     verb(s, "delete", snapshot_delete, "delete a snapshot").add_argument("snapshot")
 
-    b = _noun(nouns, "backup", "instance backups (all disks together)")
+    b = noun(nouns, "backup", "instance backups (all disks together)")
     verb(b, "list", backup_list, "list backups").add_argument("--instance")
     verb(b, "show", backup_show, "show a backup").add_argument("backup")
     p = verb(b, "create", backup_create, "back up all disks of an instance (live or stopped)")

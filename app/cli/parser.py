@@ -1,0 +1,70 @@
+"""`lecs NOUN VERB …`: the scriptable twin of the dashboard. Errors are one line, no traceback.
+
+The parser and the runner; the verbs live in one module per noun group, each with a
+`register(nouns)` called here in the order `lecs --help` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import NoReturn
+
+from app.cli import doctor, events, images, instance_types, instances, metrics, network, storage
+from backend import Cloud
+from backend.inventory.errors import LecsError
+
+NOUNS = (instance_types, images, instances, events, storage, network, metrics, doctor)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"lecs: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="lecs", description="lecs: a local Elastic Compute Service over QEMU."
+                    " Run with no arguments for the dashboard.")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    # Every noun's and verb's parser is a Parser too: add_subparsers defaults to the parent's class.
+    nouns = parser.add_subparsers(dest="noun", metavar="NOUN", parser_class=Parser)
+    for module in NOUNS:
+        module.register(nouns)
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> None:
+    cloud = await Cloud.open()
+    try:
+        await args.handler(cloud, args)
+    finally:
+        cloud.close()
+
+
+def run_cli(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "handler", None):
+        build_parser().print_help()
+        return 2
+    try:
+        asyncio.run(_run(args))
+    except LecsError as exc:
+        sys.stderr.write(f"lecs: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("lecs: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `lecs … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except Exception as exc:  # the last line of defence: never a traceback for a user
+        if os.environ.get("LECS_DEBUG"):
+            raise
+        sys.stderr.write(f"lecs: internal error: {type(exc).__name__}: {exc}\n")
+        return 1
+    return 0
