@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import platform
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backend.compute.catalogue import Catalogue
 from backend.compute.instances import Instances
@@ -19,6 +19,7 @@ from backend.drivers.qemu import accel
 from backend.drivers.qemu.local import LocalDriver
 from backend.images.service import Images
 from backend.inventory.audit import Audit
+from backend.inventory.journal import Journal
 from backend.inventory.paths import Paths
 from backend.inventory.records import HostFacts
 from backend.inventory.store import Store
@@ -48,10 +49,13 @@ class Cloud:
         self.driver: Driver = driver or LocalDriver(self.paths)
         self.audit = Audit(self.store)
         self.types = Catalogue(self.store)
-        self.images = Images(self.store, self.paths, self.audit)
+        self.journal = Journal(self.store)
+        self.images = Images(self.store, self.paths, self.audit, self.journal)
         self.instances = Instances(
-            self.store, self.paths, self.audit, self.driver, self.types, self.images
+            self.store, self.paths, self.audit, self.driver, self.types, self.images,
+            self.journal,
         )
+        self._recovery_handlers()
 
     # Network: security groups, key pairs, bridge networks (backend/network), the ones the
     # instances use.
@@ -79,7 +83,7 @@ class Cloud:
         from backend.storage.disks import Disks
 
         return Disks(self.store, self.paths, self.audit, self.driver,
-                     self.instances.locks, self.keys, self.instances.reconcile)
+                     self.instances.locks, self.keys, self.instances.reconcile, self.journal)
 
     @cached_property
     def snapshots(self) -> Snapshots:
@@ -109,8 +113,44 @@ class Cloud:
     async def open(cls, home: str | None = None) -> Cloud:
         """Open an inventory; on first run register the tiny guest as image `tiny`."""
         cloud = cls(Paths.from_env(home))
+        await cloud.journal.recover()  # every start is a recovery: before anything else
         await cloud.images.ensure_tiny()
         return cloud
+
+    def _recovery_handlers(self) -> None:
+        """What recovery does with each kind of effect a killed operation left (journal)."""
+
+        async def instance_settle(action: str, data: dict[str, Any]) -> None:
+            from backend.compute import recovery
+
+            await recovery.settle(self.instances, action, data)
+
+        async def instance_purge(action: str, data: dict[str, Any]) -> None:
+            from backend.compute import recovery
+
+            await recovery.purge(self.instances, action, data)
+
+        async def image_purge(action: str, data: dict[str, Any]) -> None:
+            from backend.images import transfer
+
+            if not str(data["image"]).startswith("img-") or "/" in str(data["image"]):
+                return  # not an id lecs made: touch nothing
+            row = self.store.row("SELECT state FROM images WHERE id = ?", [data["image"]])
+            if row is None or row["state"] != "available":  # not finished: roll it back
+                transfer.discard(self.images, str(data["image"]))
+                self.audit.record("image.recover", str(data["image"]),
+                                  {"interrupted": action, "outcome": "rolled back"},
+                                  "success", "")
+
+        async def disk_sync(action: str, data: dict[str, Any]) -> None:
+            from backend.storage import recovery
+
+            await recovery.sync(self.disks, action, data)
+
+        self.journal.handle("image.purge", image_purge)
+        self.journal.handle("disk.sync", disk_sync)
+        self.journal.handle("instance.settle", instance_settle)
+        self.journal.handle("instance.purge", instance_purge)
 
     def reader(self) -> Cloud:
         """Another Cloud over the same inventory and driver, with its own SQLite connection:

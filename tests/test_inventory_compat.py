@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from backend import Cloud
+from backend.inventory.migrations import LATEST
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "inventory-schema5.db"
 
@@ -49,13 +50,19 @@ def test_previous_inventory_opens_and_lists(tmp_path: Path) -> None:
         cloud.close()
 
 
-def test_new_inventory_has_the_previous_schema(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    cloud = asyncio.run(Cloud.open(str(home)))
-    cloud.close()
-    assert _schema(home / "lecs.db") == _schema(FIXTURE)
-    conn = sqlite3.connect(home / "lecs.db")
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
-    finally:
-        conn.close()
+def test_new_inventory_has_the_previous_schema_and_the_later_steps(tmp_path: Path) -> None:
+    """Steps keep their numbers: a new inventory holds every table of the fixture unchanged,
+    and the fixture migrated to the latest step is the same as a new inventory."""
+    new, old = tmp_path / "new", tmp_path / "old"
+    asyncio.run(Cloud.open(str(new))).close()
+    old.mkdir(mode=0o700)
+    shutil.copy(FIXTURE, old / "lecs.db")
+    asyncio.run(Cloud.open(str(old))).close()
+    assert _schema(FIXTURE) <= _schema(new / "lecs.db")
+    assert _schema(old / "lecs.db") == _schema(new / "lecs.db")
+    for home in (new, old):
+        conn = sqlite3.connect(home / "lecs.db")
+        try:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        finally:
+            conn.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from typing import NoReturn
 
@@ -36,7 +37,37 @@ def build_parser() -> Parser:
     return parser
 
 
+class Signalled(Exception):
+    """SIGTERM or SIGHUP (a closed terminal) arrived: the operation was cancelled cleanly."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 async def _run(args: argparse.Namespace) -> None:
+    # SIGTERM and SIGHUP cancel the operation like ctrl+c: its own clean-up runs (files,
+    # QEMU, rows), then lecs exits; only SIGKILL leaves work for the next start's recovery.
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def cancel(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, cancel, signum)
+    try:
+        await _operate(args)
+    except asyncio.CancelledError:
+        if received:
+            raise Signalled(received[0]) from None
+        raise
+
+
+async def _operate(args: argparse.Namespace) -> None:
     cloud = await Cloud.open()
     try:
         await args.handler(cloud, args)
@@ -57,6 +88,9 @@ def run_cli(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("lecs: interrupted\n")
         return 130
+    except Signalled as exc:
+        sys.stderr.write(f"lecs: interrupted by {exc}\n")
+        return 128 + exc.signum
     except BrokenPipeError:  # `lecs … | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from backend.compute import states
 from backend.compute.catalogue import Catalogue
 from backend.compute.reader import InstanceRecords
-from backend.compute.records import Instance
+from backend.compute.records import Instance, InstanceType
 from backend.drivers.protocol import Driver
 from backend.drivers.qemu.process import Liveness
-from backend.inventory import validate
+from backend.inventory import journal, validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, LecsError, QemuError, StateError
 from backend.inventory.ids import new_id
@@ -33,6 +32,7 @@ from backend.network.instance_net import InstanceNetworking
 if TYPE_CHECKING:
     from backend.drivers.qemu.argv import LaunchSpec
     from backend.images.service import Images
+    from backend.inventory.journal import Journal, Operation
 
 S = InstanceState
 READY_MARKER = b"LECS-GUEST-READY"
@@ -42,9 +42,10 @@ KERNEL_SYSTEM_DISK_GIB = 1
 class Instances(InstanceRecords):
     def __init__(
         self, store: Store, paths: Paths, audit: Audit, driver: Driver, catalogue: Catalogue,
-        images: Images,
+        images: Images, journal: Journal,
     ) -> None:
         self.store = store
+        self.journal = journal
         self.paths = paths
         self.audit = audit
         self.driver = driver
@@ -91,54 +92,73 @@ class Instances(InstanceRecords):
             instance_id = new_id("i")
             t.resource = instance_id
             capture.check_names(self.store, name, source)
-            net = self.net.prepare(instance_id, name, sgs, keypair, user_data, hostname, network)
-            made: builtins.list[dict[str, Any]] = []  # system disk, then a full image's data
-            try:
-                made.append(await self._make_system_disk(instance_id, name, source, disk_gib))
-                await capture.make_data_disks(self.paths, instance_id, name, source, made)
-            except BaseException:
-                capture.remove_files(self.paths, made)
-                net.discard()
-                raise
-            now = time.time()
-            try:
-                with self.store.transaction() as db:
-                    db.table("instances").insert({
-                        "id": instance_id, "name": name, "type": flavor.name,
-                        "image_id": source.id, "state": S.PENDING.value, "created_at": now,
-                        "started_at": None, "pid": None, "accel": self.driver.accel,
-                        "last_error": "", **net.instance_fields,
-                    })
-                    db.table("disks").insert_all(made)
-                    net.insert(db)
-                    if tags:
-                        db.table("tags").insert_all(
-                            [{"resource_id": instance_id, "key": k, "value": v}
-                             for k, v in tags.items()]
-                        )
-            except BaseException as exc:
-                capture.remove_files(self.paths, made)
-                net.discard()
-                if isinstance(exc, ConflictError) and self.store.row(
-                    "SELECT id FROM instances WHERE name = ?", [name]
-                ):  # another process took the name while the disks were made
-                    raise ConflictError(f"an instance named {name!r} exists already") from None
-                raise
-            if start:
-                async with self.locks.hold(instance_id):
-                    await self._boot(instance_id, from_state=S.PENDING)
-            else:
-                self._set(instance_id, state=S.STOPPED.value)
+            async with self.journal.operation("instance.create", instance_id) as op:
+                await self._create(op, instance_id, name, source, flavor, disk_gib, tags, sgs,
+                                   keypair, user_data, hostname, network, start)
         if start and wait:
             await self.wait_ready(instance_id, wait_timeout)
         return self.get(instance_id, reconcile=False)
 
+    async def _create(
+        self, op: Operation, instance_id: str, name: str, source: Image, flavor: InstanceType,
+        disk_gib: int | None, tags: dict[str, str] | None, sgs: builtins.list[str] | None,
+        keypair: str | None, user_data: bytes | str | None, hostname: str | None,
+        network: str | None, start: bool,
+    ) -> None:
+        from backend.images import capture
+
+        disk_ids = [new_id("d") for _ in range(1 + len(source.data_disks))]
+        # Before any file exists: what a crash here must take away (compute/recovery.py).
+        op.effect("instance.purge", instance=instance_id, disks=disk_ids,
+                  files=[str(self.paths.disks / f"{d}.qcow2") for d in disk_ids])
+        net = self.net.prepare(instance_id, name, sgs, keypair, user_data, hostname, network)
+        made: builtins.list[dict[str, Any]] = []  # system disk, then a full image's data
+        try:
+            made.append(await self._make_system_disk(disk_ids[0], instance_id, name, source,
+                                                     disk_gib))
+            op.step("disks")
+            await capture.make_data_disks(self.paths, instance_id, name, source, made,
+                                          disk_ids[1:])
+        except BaseException:
+            capture.remove_files(self.paths, made)
+            net.discard()
+            raise
+        now = time.time()
+        try:
+            with self.store.transaction() as db:
+                db.table("instances").insert({
+                    "id": instance_id, "name": name, "type": flavor.name,
+                    "image_id": source.id, "state": S.PENDING.value, "created_at": now,
+                    "started_at": None, "pid": None, "accel": self.driver.accel,
+                    "last_error": "", **net.instance_fields,
+                })
+                db.table("disks").insert_all(made)
+                net.insert(db)
+                if tags:
+                    db.table("tags").insert_all(
+                        [{"resource_id": instance_id, "key": k, "value": v}
+                         for k, v in tags.items()]
+                    )
+        except BaseException as exc:
+            capture.remove_files(self.paths, made)
+            net.discard()
+            if isinstance(exc, ConflictError) and self.store.row(
+                "SELECT id FROM instances WHERE name = ?", [name]
+            ):  # another process took the name while the disks were made
+                raise ConflictError(f"an instance named {name!r} exists already") from None
+            raise
+        op.step("row")
+        if start:
+            async with self.locks.hold(instance_id):
+                await self._boot(instance_id, from_state=S.PENDING)
+        else:
+            self._set(instance_id, state=S.STOPPED.value)
+
     async def _make_system_disk(
-        self, instance_id: str, name: str, source: Image, disk_gib: int | None
+        self, disk_id: str, instance_id: str, name: str, source: Image, disk_gib: int | None
     ) -> dict[str, Any]:
         from backend.drivers.qemu import img
 
-        disk_id = new_id("d")
         private_dir(self.paths.disks)
         cache = private_dir(self.paths.home / "cache")
         path = self.paths.disks / f"{disk_id}.qcow2"
@@ -222,7 +242,9 @@ class Instances(InstanceRecords):
             self._refresh_ports(instance_id)
             spec = self.launch_spec(instance_id)
             self._set(instance_id, egress_restricted=int(spec.restrict))
+            journal.step("launch")
             pid = await self.driver.launch(spec)
+            journal.step("launched")
             self._set(instance_id, pid=pid)
             await monitor.wait_for_socket(spec.qmp_socket, timeout=10.0)
         except BaseException as exc:
@@ -266,7 +288,12 @@ class Instances(InstanceRecords):
                 row = self._row(row["id"])
                 state = S(row["state"])
                 states.check(op, state, row["name"])
-                await getattr(self, "_do_" + op.replace("-", "_"))(row, state)
+                async with self.journal.operation(f"instance.{op}", row["id"]) as jop:
+                    # A killed delete is finished; any other killed power operation leaves
+                    # the row to follow its QEMU (backend/compute/recovery.py).
+                    jop.effect("instance.purge" if op == "delete" else "instance.settle",
+                               instance=row["id"])
+                    await getattr(self, "_do_" + op.replace("-", "_"))(row, state)
         return self.get(row["id"], reconcile=False) if op != "delete" else None
 
     async def start(self, ref: str, wait: bool = False, timeout: float = 60.0) -> Instance:
@@ -304,6 +331,7 @@ class Instances(InstanceRecords):
         instance_id, pid = row["id"], row["pid"]
         self._set(instance_id, state=S.STOPPING.value)
         try:
+            journal.step("powerdown")
             await self.driver.powerdown(instance_id)
             exited = await self.driver.wait_exit(instance_id, pid, self.stop_timeout)
         except QemuError:
@@ -314,8 +342,9 @@ class Instances(InstanceRecords):
         self._set(instance_id, state=S.STOPPED.value, pid=None, started_at=None)
 
     async def _do_force_stop(self, row: dict[str, Any], state: S) -> None:
-        if row["pid"]:
-            await self.driver.quit(row["id"], row["pid"])
+        from backend.compute.recovery import kill_proven
+
+        await kill_proven(self, row["id"], row["pid"])
         self.driver.cleanup(row["id"])
         self._set(row["id"], state=S.STOPPED.value, pid=None, started_at=None, last_error="")
 
@@ -323,39 +352,22 @@ class Instances(InstanceRecords):
         self._set(row["id"], state=S.REBOOTING.value)
         try:
             (self.driver.rundir(row["id"]) / "serial.log").write_bytes(b"")
+            journal.step("reset")
             await self.driver.reset(row["id"])
         except BaseException as exc:
-            self._set(row["id"], state=S.ERROR.value, last_error=str(exc))
+            # A QEMU slow to answer is not a broken one: while it lives it stays running.
+            live, _pid = self.driver.liveness(row["id"], row["pid"])
+            alive = live is Liveness.ALIVE
+            self._set(row["id"], state=(S.RUNNING if alive else S.ERROR).value,
+                      last_error=f"reboot: {exc}" if alive else str(exc))
             raise
         self._set(row["id"], state=S.RUNNING.value, started_at=time.time())
 
     async def _do_delete(self, row: dict[str, Any], state: S) -> None:
-        from backend.storage.keystore import key_path
+        from backend.compute.recovery import remove
 
-        instance_id = row["id"]
-        if row["pid"]:
-            await self.driver.quit(instance_id, row["pid"])
-        self.driver.cleanup(instance_id, keep_logs=False)
-        disks = self.store.rows("SELECT * FROM disks WHERE instance_id = ?", [instance_id])
-        doomed = [d for d in disks if d["delete_with_instance"] or d["role"] == "system"]
-        nic = self.store.row("SELECT network_id FROM nics WHERE instance_id = ?", [instance_id])
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM forwards WHERE instance_id = ?", [instance_id])
-            db.execute("DELETE FROM tags WHERE resource_id = ?", [instance_id])
-            self.net.forget(db, instance_id)
-            for d in disks:
-                if d in doomed:
-                    db.execute("DELETE FROM tags WHERE resource_id = ?", [d["id"]])
-                    db.table("disks").delete(d["id"])
-                else:
-                    db.table("disks").update(d["id"], {"instance_id": None, "state": "available"})
-            db.table("instances").delete(instance_id)
-        for d in doomed:
-            Path(d["path"]).unlink(missing_ok=True)
-            key_path(self.paths, d["id"]).unlink(missing_ok=True)
-        shutil.rmtree(self.driver.rundir(instance_id), ignore_errors=True)
-        self.net.forgotten(instance_id, nic["network_id"] if nic else "")
-        self.locks.forget(instance_id)
+        await remove(self, row["id"])
+        self.locks.forget(row["id"])
 
     # ---- tags ----------------------------------------------------------------------
     def tag(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from backend.drivers.protocol import Driver
@@ -20,8 +21,11 @@ def run(
     """Match the inventory to the process table; returns the ids that changed.
 
     A QEMU that exited cleanly removed its pidfile: the instance is stopped. A pidfile
-    left behind by a process that is gone means QEMU was killed or crashed: error.
-    Instances busy with an operation (their lock is held) are left alone.
+    left behind by a process that is gone means QEMU was killed or crashed: error. A live
+    QEMU proven to be the instance's (pid file and command line) behind a row that says
+    otherwise — `starting` with no pid after a killed start, `error` after a QMP timeout —
+    is adopted: running, with its pid. Instances busy with an operation (their lock is
+    held) are left alone.
     """
     sql = "SELECT * FROM instances WHERE state IN (?,?,?,?,?)"
     params: list[Any] = [s.value for s in ACTIVE]
@@ -29,8 +33,8 @@ def run(
     for row in store.rows(sql, params):
         if ids is not None and row["id"] not in ids:
             continue
-        live, _pid = driver.liveness(row["id"], row["pid"])
-        if live is Liveness.ALIVE:
+        live, pid = driver.liveness(row["id"], row["pid"])
+        if live is Liveness.ALIVE and row["state"] == S.RUNNING and row["pid"] == pid:
             continue
         if row["state"] == S.ERROR and live is Liveness.ABSENT:
             continue
@@ -42,8 +46,13 @@ def run(
             fresh = store.row("SELECT * FROM instances WHERE id = ?", [row["id"]])
             if fresh is None or fresh["state"] not in ACTIVE:
                 continue
-            live, _pid = driver.liveness(fresh["id"], fresh["pid"])
-            if live is Liveness.ALIVE or (fresh["state"] == S.ERROR and live is Liveness.ABSENT):
+            live, pid = driver.liveness(fresh["id"], fresh["pid"])
+            if live is Liveness.ALIVE:
+                if fresh["state"] != S.RUNNING or fresh["pid"] != pid:
+                    changed.append(fresh["id"])
+                    _adopt(store, audit, fresh, pid)
+                continue
+            if fresh["state"] == S.ERROR and live is Liveness.ABSENT:
                 continue
             changed.append(fresh["id"])
             _settle(store, driver, audit, fresh, live)
@@ -76,3 +85,18 @@ def _settle(
             {"from": state.value, "to": new.value, "detail": message},
             "success", "",
         )
+
+
+def _adopt(store: Store, audit: Audit, row: dict[str, Any], pid: int | None) -> None:
+    """The instance's own QEMU runs: the row follows it (never a second QEMU over it)."""
+    fields: dict[str, Any] = {"state": S.RUNNING.value, "pid": pid}
+    if not row["started_at"]:
+        fields["started_at"] = time.time()
+    with store.transaction() as db:
+        db.table("instances").update(row["id"], fields)
+    audit.record(
+        "instance.reconcile", row["id"],
+        {"from": row["state"], "to": S.RUNNING.value,
+         "detail": f"adopted its running QEMU (pid {pid})"},
+        "success", "",
+    )

@@ -167,7 +167,8 @@ def check_names(store: Store, instance: str, image: Image) -> None:
 
 
 async def make_data_disks(
-    paths: Paths, instance_id: str, instance: str, image: Image, made: list[dict[str, Any]]
+    paths: Paths, instance_id: str, instance: str, image: Image, made: list[dict[str, Any]],
+    ids: list[str] | None = None,
 ) -> None:
     """Make one data disk per captured data disk; appends each `disks` row to `made` before
     its file exists, so a caller's cleanup (`remove_files`) also covers a half-made one."""
@@ -177,8 +178,8 @@ async def make_data_disks(
 
     keys = KeyStore(paths)
     cache = private_dir(paths.home / "cache")
-    for d in image.data_disks:
-        disk_id = new_id("d")
+    for n, d in enumerate(image.data_disks):
+        disk_id = ids[n] if ids else new_id("d")
         path = private_dir(paths.disks) / f"{disk_id}.qcow2"
         made.append({
             "id": disk_id, "name": data_disk_name(instance, d.position), "size_gib": d.size_gib,

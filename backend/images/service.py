@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backend.inventory import validate
+from backend.inventory import journal, validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import Journal, journaled
 from backend.inventory.locks import Locks
 from backend.inventory.paths import Paths, guest_dir, private_dir
 from backend.inventory.records import Image, ImageDisk, ImageState
@@ -71,7 +72,8 @@ def _to_image(row: dict[str, Any], disks: dict[str, list[ImageDisk]]) -> Image:
 
 
 class Images:
-    def __init__(self, store: Store, paths: Paths, audit: Audit) -> None:
+    def __init__(self, store: Store, paths: Paths, audit: Audit, journal: Journal) -> None:
+        self.journal = journal
         self.store = store
         self.paths = paths
         self.audit = audit
@@ -98,6 +100,7 @@ class Images:
             raise ConflictError(f"an image named {name!r} exists already")
 
     # ---- import --------------------------------------------------------------------
+    @journaled("image.import")
     async def import_disk(
         self, path: str | Path, name: str, os_name: str = "", progress: Progress | None = None
     ) -> Image:
@@ -110,6 +113,7 @@ class Images:
             fmt = await img.standalone_format(src, str(src))
             image_id = new_id("img")
             t.resource = image_id
+            journal.effect("image.purge", image=image_id)  # before its dir exists
             dest_dir = private_dir(self.paths.images / image_id)
             try:
                 # the checksum is the BLAKE3 of the file imported (`blake3:<hex>`), hashed
@@ -124,6 +128,7 @@ class Images:
                     fmt = "qcow2"
                     if progress:
                         progress(1.0, name)
+                journal.step("copied")
                 size = int((await img.info(dest))["virtual-size"])
                 image = Image(
                     id=image_id, name=name, format=fmt, size_bytes=size, os=os_name,
@@ -136,6 +141,7 @@ class Images:
                 raise
             return image
 
+    @journaled("image.import")
     async def import_kernel(
         self,
         kernel: str | Path,
@@ -158,6 +164,7 @@ class Images:
                 raise ValidationError("kernel command line must be one line under 2048 chars")
             image_id = new_id("img")
             t.resource = image_id
+            journal.effect("image.purge", image=image_id)  # before its dir exists
             dest_dir = private_dir(self.paths.images / image_id)
             k_dest, i_dest = dest_dir / "kernel", dest_dir / "initrd"
             try:
@@ -190,6 +197,7 @@ class Images:
                 raise
             return image
 
+    @journaled("image.import")
     async def import_url(
         self, url: str, name: str, os_name: str = "", checksum: str | None = None,
         progress: Progress | None = None,
@@ -199,6 +207,7 @@ class Images:
 
         return await transfer.import_url(self, url, name, os_name, checksum, progress)
 
+    @journaled("image.create-from-instance")
     async def create_from_instance(
         self, instance: str, name: str, progress: Progress | None = None, full: bool = False
     ) -> Image:

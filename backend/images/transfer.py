@@ -30,6 +30,7 @@ import blake3
 from backend.drivers.qemu import img, volume
 from backend.drivers.qemu.volume import Volume
 from backend.images import capture as image_disks
+from backend.inventory import journal
 from backend.inventory.errors import LecsError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
 from backend.inventory.paths import private_dir
@@ -184,9 +185,9 @@ def _finish(images: Images, image_id: str, **fields: Any) -> Image:
     return images.get(image_id)
 
 
-def _discard(images: Images, image_id: str) -> None:
+def discard(images: Images, image_id: str) -> None:
     with images.store.transaction() as db:  # its image_disks rows go with it (cascade)
-        db.table("images").delete(image_id)
+        db.execute("DELETE FROM images WHERE id = ?", [image_id])
     shutil.rmtree(images.paths.images / image_id, ignore_errors=True)
     image_disks.remove_keys(images.paths, image_id)
 
@@ -202,12 +203,14 @@ async def import_url(
         expected = check_checksum(checksum)
         image_id = new_id("img")
         t.resource = image_id
+        journal.effect("image.purge", image=image_id)  # before its dir and row exist
         directory = private_dir(images.paths.images / image_id)
         _creating_row(images, image_id, name, os_name, f"url:{public_url(url)}")
         try:
             part = directory / "download.part"
             want_sha256 = expected is not None and expected[0] == "sha256"
             digest, sha256, _size = await download(url, part, progress, sha256=want_sha256)
+            journal.step("downloaded")
             if expected:
                 algorithm, value = expected
                 got = sha256 if algorithm == "sha256" else digest.removeprefix("blake3:")
@@ -228,7 +231,7 @@ async def import_url(
             return _finish(images, image_id, format=fmt, size_bytes=size, checksum=digest,
                            path=str(final))
         except BaseException:
-            _discard(images, image_id)
+            discard(images, image_id)
             raise
 
 
@@ -264,6 +267,7 @@ async def create_from_instance(
             data = [d for d in disks if d["role"] == "data"] if full else []
             source = images.get(inst["image_id"])
             image_id = new_id("img")
+            journal.effect("image.purge", image=image_id)  # before its dir and row exist
             t.resource = image_id
             directory = private_dir(images.paths.images / image_id)
             _creating_row(images, image_id, name, source.os, f"instance:{inst['id']}")
@@ -289,5 +293,5 @@ async def create_from_instance(
                     db.table("image_disks").insert_all(rows)
                 return _finish(images, image_id, **fields)
             except BaseException:
-                _discard(images, image_id)
+                discard(images, image_id)
                 raise

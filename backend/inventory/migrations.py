@@ -26,6 +26,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("backend.network.schema",),  # 3: security groups, key pairs, networks
     ("backend.storage.schema",),  # 4: snapshots, backups
     ("backend.images.schema",),  # 5: image_disks: full-instance images
+    ("backend.inventory.schema",),  # 6: the operation journal
 )
 LATEST = len(MIGRATIONS)
 

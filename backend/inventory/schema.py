@@ -1,4 +1,5 @@
-"""Inventory tables of schema step 1: tags (of any resource) and the audit trail's events.
+"""Inventory tables: tags (of any resource) and the audit trail's events (schema step 1), the
+operation journal (step 6, backend/inventory/journal.py).
 
 Step 1 is one transaction over four modules (backend/inventory/migrations.py): these, then
 images, compute (instance types, instances, forwards) and storage (disks).
@@ -25,3 +26,21 @@ def step1(db: sqlite_utils.Database) -> None:
     )
     db.table("events").create_index(["resource"])
     db.table("events").create_index(["time"])
+
+
+def step6(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE operations (
+        id TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        owner_pid INTEGER NOT NULL,
+        owner_start INTEGER NOT NULL,
+        started_at REAL NOT NULL
+    )""")
+    db.execute("""CREATE TABLE effects (
+        op_id TEXT NOT NULL REFERENCES operations(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (op_id, seq)
+    )""")

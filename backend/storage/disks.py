@@ -21,6 +21,7 @@ from backend.inventory import validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import Journal, effect, journaled, step
 from backend.inventory.locks import Locks
 from backend.inventory.paths import Paths, private_dir
 from backend.inventory.records import Disk, DiskState, InstanceState
@@ -68,9 +69,10 @@ Settle = Callable[[list[str]], list[str]]  # instance ids -> the ids whose state
 class Disks:
     def __init__(
         self, store: Store, paths: Paths, audit: Audit, driver: Driver, locks: Locks,
-        keys: KeyStore, settle: Settle,
+        keys: KeyStore, settle: Settle, journal: Journal,
     ) -> None:
         self.store = store
+        self.journal = journal
         # Brings instances' rows in line with their QEMUs before a state check (compute's
         # reconcile, handed in by the Cloud: storage does not import compute).
         self.settle = settle
@@ -150,6 +152,9 @@ class Disks:
             db.table("disks").update(disk_id, fields)
 
     # ---- create --------------------------------------------------------------------
+    # Each mutating operation is journaled; `disk.sync` (backend/storage/recovery.py) makes
+    # the row follow reality after a kill at any point.
+    @journaled("disk.create")
     async def create(
         self, name: str, size_gib: int, encrypted: bool = False,
         delete_with_instance: bool = False, fmt: str = "qcow2",
@@ -166,6 +171,7 @@ class Disks:
             disk_id = new_id("d")
             t.resource = disk_id
             path = private_dir(self.paths.disks) / f"{disk_id}.qcow2"
+            effect("disk.sync", disk=disk_id, path=str(path))
             with self.store.transaction() as db:
                 db.table("disks").insert({
                     "id": disk_id, "name": name, "size_gib": size, "format": fmt,
@@ -186,10 +192,12 @@ class Disks:
                 path.unlink(missing_ok=True)
                 self.keys.remove(disk_id)
                 raise
+            step("file")
             self._set(disk_id, state=D.AVAILABLE.value)
             return self.get(disk_id)
 
     # ---- attach / detach -----------------------------------------------------------
+    @journaled("disk.attach")
     async def attach(
         self, ref: str, instance: str, delete_with_instance: bool | None = None
     ) -> Disk:
@@ -211,8 +219,10 @@ class Disks:
                             f"instance {inst['name']!r} has {MAX_DATA_DISKS} data disks already"
                         )
                     position = 1 + max((r["position"] or 0 for r in attached), default=0)
+                    effect("disk.sync", disk=row["id"], instance=inst["id"], position=position)
                     if live:
                         await self.driver.attach_disk(inst["id"], self.drive(row))
+                        step("plugged")
                     fields: dict[str, Any] = {"instance_id": inst["id"], "position": position,
                                               "state": D.IN_USE.value}
                     if delete_with_instance is not None:
@@ -220,6 +230,7 @@ class Disks:
                     self._set(row["id"], **fields)
             return self.get(row["id"])
 
+    @journaled("disk.detach")
     async def detach(self, ref: str) -> Disk:
         with self.audit.track("disk.detach", ref) as t:
             async with self.hold(ref) as (row, inst):
@@ -230,13 +241,16 @@ class Disks:
                         f"cannot detach disk {row['name']!r}: it is the system disk of its"
                         " instance (it goes when the instance is deleted)"
                     )
+                effect("disk.sync", disk=row["id"], instance=row["instance_id"])
                 if inst is not None and self.live("detach", row, inst):
                     await self.driver.detach_disk(inst["id"], self.drive(row),
                                                   self.detach_timeout)
+                    step("unplugged")
                 self._set(row["id"], instance_id=None, position=0, state=D.AVAILABLE.value)
             return self.get(row["id"])
 
     # ---- resize, flags, delete -----------------------------------------------------
+    @journaled("disk.resize")
     async def resize(self, ref: str, size_gib: int) -> Disk:
         with self.audit.track("disk.resize", ref, {"size_gib": size_gib}) as t:
             size = validate.size_gib(size_gib, "disk size")
@@ -250,6 +264,7 @@ class Disks:
                     )
                 live = self.live("resize", row, inst)
                 before = row["state"]
+                effect("disk.sync", disk=row["id"])
                 self._set(row["id"], state=D.RESIZING.value)
                 try:
                     if live and inst is not None:
@@ -259,6 +274,7 @@ class Disks:
                 except BaseException:
                     self._set(row["id"], state=before)
                     raise
+                step("grown")
                 self._set(row["id"], state=before, size_gib=size)
             return self.get(row["id"])
 
@@ -271,6 +287,7 @@ class Disks:
             self._set(row["id"], delete_with_instance=int(value))
             return self.get(row["id"])
 
+    @journaled("disk.delete")
     async def delete(self, ref: str) -> None:
         with self.audit.track("disk.delete", ref) as t:
             async with self.hold(ref) as (row, inst):
@@ -286,8 +303,10 @@ class Disks:
                         f" {inst['name']!r} (delete needs available or error); detach it first"
                     )
                 check("delete", row)
+                effect("disk.sync", disk=row["id"], path=row["path"])
                 with self.store.transaction() as db:  # its snapshots go with it (cascade)
                     db.table("disks").delete(row["id"])
+                step("row")
                 Path(row["path"]).unlink(missing_ok=True)
                 self.keys.remove(row["id"])
             self.locks.forget(row["id"])

@@ -26,6 +26,7 @@ class Pane(Vertical):
 
     def __init__(self) -> None:
         super().__init__(id=self.NAME, classes="pane")
+        self._filter = ""
 
     @property
     def lecs(self) -> Dashboard:
@@ -42,18 +43,30 @@ class Pane(Vertical):
     def table(self) -> VirtualTable:
         return self.query_one(VirtualTable)
 
+    @property
+    def composed(self) -> bool:
+        """False between `mount()` and compose (a pane is mounted on first show): a key,
+        a prompt or a poll may reach it then; each waits for on_mount instead."""
+        return bool(self.query(VirtualTable))
+
     def focus_table(self) -> None:
-        self.table.focus()
+        if self.composed:
+            self.table.focus()
 
     def set_filter(self, text: str) -> None:
-        self.table.set_filter(text)
-        self.update_title()
+        self._filter = text
+        if self.composed:
+            self.table.set_filter(text)
+            self.update_title()
 
     def set_rows(self, rows: list[Row]) -> None:
-        self.table.set_rows(rows)
-        self.update_title()
+        if self.composed:
+            self.table.set_rows(rows)
+            self.update_title()
 
     def update_title(self) -> None:
+        if not self.composed:
+            return
         table = self.table
         shown, total = len(table.view), len(table.rows)
         parts = [f"[b]{self.TITLE}[/b]", f"{shown}" if shown == total else f"{shown} of {total}"]
@@ -64,6 +77,8 @@ class Pane(Vertical):
         self.query_one(".pane-title", Static).update(" · ".join(parts), layout=False)
 
     def on_mount(self) -> None:
+        if self._filter:
+            self.table.set_filter(self._filter)
         self.refresh_data()
         if self.lecs.pane_name == self.NAME:
             self.focus_table()

@@ -15,6 +15,7 @@ from qemu.qmp import EventListener, Message
 
 from backend.drivers.qemu import monitor
 from backend.drivers.qemu.argv import DriveSpec, blockdev_options
+from backend.inventory import journal
 from backend.inventory.errors import QemuError
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total
@@ -49,6 +50,7 @@ async def attach(sock: Path, drive: DriveSpec) -> None:
     """blockdev-add the disk (after its secret, if encrypted), then device_add virtio-blk."""
     async with monitor.session(sock) as mon:
         undo = await _open_nodes(mon, [drive])
+        journal.step("node")
         try:
             await mon.execute("device_add", {"driver": "virtio-blk-pci", "id": drive.device_id,
                                              "drive": drive.node})
@@ -82,6 +84,7 @@ async def detach(sock: Path, drive: DriveSpec, timeout: float = 30.0) -> None:
                         f"the guest did not release {drive.node} within {timeout:.0f}s"
                         " (no ACPI hotplug support?); it stays attached"
                     ) from None
+        journal.step("device-deleted")
         await mon.execute("blockdev-del", {"node-name": drive.node})
         if drive.secret:
             await _undo(mon, [("object-del", {"id": drive.secret_id})])
@@ -184,3 +187,28 @@ async def _finish_jobs(sock: Path, jobs: set[str], undo: list[tuple[str, Any]]) 
                 break
             await asyncio.sleep(0.05)
         await _undo(mon, undo)
+
+
+async def plugged(sock: Path, node: str) -> tuple[bool, bool]:
+    """(device present, block node present) for a disk id on a running QEMU (recovery)."""
+    async with monitor.session(sock) as mon:
+        devices = await mon.execute("query-block")
+        nodes = await mon.execute("query-named-block-nodes", {"flat": True})
+    device = any(d.get("qdev") == f"dev-{node}" or d.get("device") == f"dev-{node}"
+                 or (d.get("inserted") or {}).get("node-name") == node for d in devices)
+    return device, any(n.get("node-name") == node for n in nodes)
+
+
+async def unplug_quietly(sock: Path, drive: DriveSpec, timeout: float) -> None:
+    """Take a disk out of a running QEMU as far as it is in, ignoring what is gone already."""
+    device, node = await plugged(sock, drive.node)
+    if device:
+        await detach(sock, drive, timeout)
+        return
+    async with monitor.session(sock) as mon:
+        steps: list[tuple[str, dict[str, Any]]] = []
+        if drive.secret:
+            steps.append(("object-del", {"id": drive.secret_id}))
+        if node:
+            steps.append(("blockdev-del", {"node-name": drive.node}))
+        await _undo(mon, steps)

@@ -38,8 +38,10 @@ async def run(args: list[str], timeout: float | None = None) -> str:
     return out.decode(errors="replace")
 
 
-async def info(path: Path) -> dict[str, Any]:
-    return dict(json.loads(await run(["info", "--output=json", str(path)])))
+async def info(path: Path, shared: bool = False) -> dict[str, Any]:
+    """`qemu-img info`; `shared` (-U) reads a file a running QEMU holds open."""
+    flags = ["-U"] if shared else []
+    return dict(json.loads(await run(["info", *flags, "--output=json", str(path)])))
 
 
 async def create_blank(path: Path, size_bytes: int) -> None:

@@ -137,6 +137,16 @@ class LocalDriver:
 
         await blockdev.detach(self._qmp(instance_id), drive, timeout)
 
+    async def disk_plugged(self, instance_id: str, node: str) -> tuple[bool, bool]:
+        from backend.drivers.qemu import blockdev
+
+        return await blockdev.plugged(self._qmp(instance_id), node)
+
+    async def unplug_disk(self, instance_id: str, drive: DriveSpec, timeout: float) -> None:
+        from backend.drivers.qemu import blockdev
+
+        await blockdev.unplug_quietly(self._qmp(instance_id), drive, timeout)
+
     async def resize_disk(self, instance_id: str, node: str, size_bytes: int) -> None:
         from backend.drivers.qemu import blockdev
 

@@ -127,3 +127,18 @@ def sigterm(pid: int, rundir: Path) -> None:
 def guard_rundir(rundir: Path) -> None:
     if len(str(rundir / "serial.sock")) > 107:  # the longest socket name
         raise QemuError(f"runtime dir {rundir} is too long for unix sockets; set LECS_RUNTIME_DIR")
+
+
+def find(rundir: Path) -> list[int]:
+    """Live QEMUs whose argv names `rundir`, found by scanning the process table (recovery
+    only: a QEMU launched by a process killed before its pid file was read)."""
+    import psutil
+
+    marker = str(rundir) + os.sep
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if any(marker in arg for arg in proc.info["cmdline"] or []):
+            found.append(proc.pid)
+    return found
