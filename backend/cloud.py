@@ -147,7 +147,27 @@ class Cloud:
 
             await recovery.sync(self.disks, action, data)
 
+        async def forwards_sync(action: str, data: dict[str, Any]) -> None:
+            from backend.network import recovery
+
+            closed = await recovery.sync_forwards(self.store, self.driver, data)
+            self.audit.record("sg.recover", ",".join(sorted(data.get("forwards", {}))),
+                              {"interrupted": action, "closed": closed}, "success", "")
+
+        async def snapshot_sync(action: str, data: dict[str, Any]) -> None:
+            from backend.storage import recovery
+
+            await recovery.sync_snapshot(self.disks, action, data)
+
+        async def backup_sync(action: str, data: dict[str, Any]) -> None:
+            from backend.storage import recovery
+
+            await recovery.sync_backup(self.backups, action, data)
+
         self.journal.handle("image.purge", image_purge)
+        self.journal.handle("backup.sync", backup_sync)
+        self.journal.handle("snapshot.sync", snapshot_sync)
+        self.journal.handle("forwards.sync", forwards_sync)
         self.journal.handle("disk.sync", disk_sync)
         self.journal.handle("instance.settle", instance_settle)
         self.journal.handle("instance.purge", instance_purge)

@@ -54,7 +54,7 @@ class Instances(InstanceRecords):
         self.locks = Locks(paths.runtime / "locks")
         self.stop_timeout = 30.0
         # Security groups, key pairs, user-data, bridge networks (backend/network).
-        self.net = InstanceNetworking(store, paths, audit, driver, self.locks)
+        self.net = InstanceNetworking(store, paths, audit, driver, self.locks, journal)
 
     # ---- create --------------------------------------------------------------------
     async def create(

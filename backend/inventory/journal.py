@@ -24,8 +24,8 @@ import functools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -127,6 +127,12 @@ class Journal:
 
     @asynccontextmanager
     async def operation(self, action: str, resource: str) -> AsyncIterator[Operation]:
+        with self.sync_operation(action, resource) as op:
+            yield op
+
+    @contextmanager
+    def sync_operation(self, action: str, resource: str) -> Iterator[Operation]:
+        """The same for an operation with no await in it."""
         op = Operation(self, new_id("op"), action, resource)
         self.write(
             "INSERT INTO operations (id, action, resource, owner_pid, owner_start, started_at)"

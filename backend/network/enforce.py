@@ -16,6 +16,7 @@ from typing import Any
 
 from backend.drivers.protocol import Driver
 from backend.drivers.qemu.argv import ForwardSpec
+from backend.inventory import journal
 from backend.inventory.locks import Locks
 from backend.inventory.store import Store
 from backend.network import usermode
@@ -125,6 +126,11 @@ class Enforcer:
                 await stack.enter_async_context(self.locks.hold(instance_id))
             used = self.used_ports()
             changes = [self.plan(i, rules_for(i), used) for i in sorted(set(instance_ids))]
+            live = {ch.instance_id: {"old": [dict(r) for r in ch.old],
+                                     "new": [dict(r) for r in ch.new]}
+                    for ch in changes if ch.live and not ch.bridge_network}
+            if live:  # after a kill, QEMU's forwards follow the rows (network/recovery.py)
+                journal.effect("forwards.sync", forwards=live)
             done: list[tuple[str, str, ForwardSpec]] = []
             try:
                 for ch in changes:
@@ -137,6 +143,7 @@ class Enforcer:
                     for r in add:
                         await self.driver.add_forward(ch.instance_id, _spec(r))
                         done.append(("added", ch.instance_id, _spec(r)))
+                        journal.step("forward")
                 self._store(changes, mutate)
             except BaseException:
                 await self._undo(done)

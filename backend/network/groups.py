@@ -10,6 +10,7 @@ from backend.inventory import validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, ValidationError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import Journal, journaled
 from backend.inventory.store import Store
 from backend.network import rules as rulemod
 from backend.network.enforce import Enforcer, rule_from_row
@@ -21,7 +22,8 @@ DEFAULT_INGRESS = (("22", "ssh"), ("80", "http"))
 
 
 class SecurityGroups:
-    def __init__(self, store: Store, audit: Audit, enforcer: Enforcer) -> None:
+    def __init__(self, store: Store, audit: Audit, enforcer: Enforcer, journal: Journal) -> None:
+        self.journal = journal
         self.store = store
         self.audit = audit
         self.enforcer = enforcer
@@ -127,6 +129,7 @@ class SecurityGroups:
                 db.table("security_groups").delete(group.id)
 
     # ---- rules ---------------------------------------------------------------------
+    @journaled("sg.rule-add")
     async def rule_add(self, ref: str, spec: RuleInput) -> Rule:
         params = {"group": ref, **{k: getattr(spec, k) for k in RuleInput.__slots__}}
         with self.audit.track("sg.rule-add", ref, params) as t:
@@ -146,6 +149,7 @@ class SecurityGroups:
             t.parameters["rule_id"] = rule.id
         return rule
 
+    @journaled("sg.rule-delete")
     async def rule_delete(self, ref: str, rule_id: str) -> None:
         with self.audit.track("sg.rule-delete", ref, {"group": ref, "rule": rule_id}) as t:
             group = self.get(ref)
@@ -171,6 +175,7 @@ class SecurityGroups:
             raise NotFoundError(f"instance {ref!r} not found")
         return row
 
+    @journaled("sg.attach")
     async def attach(self, instance: str, ref: str) -> SecurityGroup:
         with self.audit.track("sg.attach", ref, {"instance": instance, "group": ref}) as t:
             group = self.get(ref)
@@ -190,6 +195,7 @@ class SecurityGroups:
             await self.enforcer.change([inst["id"]], rules_for, mutate)
         return self.get(group.id)
 
+    @journaled("sg.detach")
     async def detach(self, instance: str, ref: str) -> SecurityGroup:
         with self.audit.track("sg.detach", ref, {"instance": instance, "group": ref}) as t:
             group = self.get(ref)

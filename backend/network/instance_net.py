@@ -22,6 +22,7 @@ from backend.inventory.paths import Paths, private_dir
 if TYPE_CHECKING:
     from backend.drivers.protocol import Driver
     from backend.inventory.audit import Audit
+    from backend.inventory.journal import Journal
     from backend.inventory.locks import Locks
     from backend.inventory.store import Store
     from backend.network.enforce import Enforcer
@@ -54,7 +55,8 @@ class Prepared:
 
 class InstanceNetworking:
     def __init__(self, store: Store, paths: Paths, audit: Audit, driver: Driver,
-                 locks: Locks) -> None:
+                 locks: Locks, journal: Journal) -> None:
+        self.journal = journal
         self.store = store
         self.paths = paths
         self.audit = audit
@@ -78,7 +80,7 @@ class InstanceNetworking:
     def groups(self) -> SecurityGroups:
         from backend.network.groups import SecurityGroups
 
-        return SecurityGroups(self.store, self.audit, self.enforcer)
+        return SecurityGroups(self.store, self.audit, self.enforcer, self.journal)
 
     @cached_property
     def keypairs(self) -> KeyPairs:

@@ -26,6 +26,7 @@ from backend.inventory import validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, StateError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import effect, journaled, step
 from backend.inventory.locks import Locks
 from backend.inventory.paths import Paths, private_dir
 from backend.inventory.records import InstanceState
@@ -48,6 +49,7 @@ class Backups:
         self.audit = audit
         self.driver = driver
         self.disks = disks
+        self.journal = disks.journal
         self.keys = keys
         self.locks = locks
 
@@ -98,6 +100,7 @@ class Backups:
         return Volume(Path(d["path"]), key)
 
     # ---- create --------------------------------------------------------------------
+    @journaled("backup.create")
     async def create(
         self, instance: str, name: str | None = None, progress: Progress | None = None
     ) -> Backup:
@@ -119,6 +122,8 @@ class Backups:
                 live = inst["state"] == InstanceState.RUNNING
                 backup_id = new_id("bk")
                 t.resource = backup_id
+                # Before its dir, keys and row: recovery rolls an unfinished one back.
+                effect("backup.sync", backup=backup_id, instance=inst["id"], live=live)
                 name = name or f"{inst['name'][:40]}-{time.strftime('%Y%m%d-%H%M%S')}"
                 t.parameters["name"] = name
                 await self._run(backup_id, name, inst, live, progress)
@@ -156,6 +161,7 @@ class Backups:
                 await self._live(inst["id"], backup_id, copies, progress)
             else:
                 await self._offline(backup_id, rows, copies, progress)
+            step("copied")
             total = 0
             with self.store.transaction() as db:
                 for c in copies:
@@ -214,6 +220,7 @@ class Backups:
             self.keys.remove(self.key_id(backup_id, c["disk_id"]))
 
     # ---- restore -------------------------------------------------------------------
+    @journaled("backup.restore")
     async def restore(self, ref: str, progress: Progress | None = None) -> Backup:
         with self.audit.track("backup.restore", ref) as t:
             backup = self._row(ref)
@@ -246,24 +253,35 @@ class Backups:
                         f"cannot restore backup {backup['name']!r}: disk(s) {', '.join(gone)}"
                         f" are no longer attached to instance {inst['name']!r}"
                     )
-                total = sum(c["virtual_size"] for c in copies) or 1
-                done = 0
-                for c in copies:
-                    row = current[c["disk_id"]]
-
-                    def report(f: float, before: int = done, size: int = c["virtual_size"]
-                               ) -> None:
-                        if progress:
-                            progress((before + f * size) / total, "restore")
-
-                    # Over the disk in place (-n): a disk grown since keeps its extra tail.
-                    await volume.convert(self._copy(backup["id"], c), self.disks.volume(row),
-                                         report, into_existing=True)
-                    self.disks._set(row["id"], snapshot_head=None)
-                    done += c["virtual_size"]
-                if progress:
-                    progress(1.0, "restore")
+                # A killed restore is done again: the disks are the backup's, whatever part of
+                # them the first attempt had written.
+                effect("backup.sync", backup=backup["id"], instance=inst["id"], restore=True)
+                await self.write_back(backup["id"], copies, current, progress)
             return self.get(backup["id"])
+
+    async def write_back(
+        self, backup_id: str, copies: Rows, current: dict[str, dict[str, Any]],
+        progress: Progress | None = None,
+    ) -> None:
+        """Each copy over its disk in place (the instance is stopped and locked)."""
+        total = sum(c["virtual_size"] for c in copies) or 1
+        done = 0
+        for c in copies:
+            row = current[c["disk_id"]]
+
+            def report(f: float, before: int = done, size: int = c["virtual_size"]
+                       ) -> None:
+                if progress:
+                    progress((before + f * size) / total, "restore")
+
+            # Over the disk in place (-n): a disk grown since keeps its extra tail.
+            await volume.convert(self._copy(backup_id, c), self.disks.volume(row),
+                                 report, into_existing=True)
+            self.disks._set(row["id"], snapshot_head=None)
+            done += c["virtual_size"]
+            step("restored")
+        if progress:
+            progress(1.0, "restore")
 
     # ---- delete --------------------------------------------------------------------
     def delete(self, ref: str) -> None:
@@ -275,6 +293,10 @@ class Backups:
                                  " (delete needs available or error)")
             copies = self.store.rows("SELECT * FROM backup_disks WHERE backup_id = ?",
                                      [backup["id"]])
-            with self.store.transaction() as db:
-                db.table("backups").delete(backup["id"])
-            self._discard(backup["id"], copies)
+            with self.journal.sync_operation("backup.delete", backup["id"]) as op:
+                op.effect("backup.sync", backup=backup["id"],
+                          disks=[c["disk_id"] for c in copies])
+                with self.store.transaction() as db:
+                    db.table("backups").delete(backup["id"])
+                op.step("row")
+                self._discard(backup["id"], copies)

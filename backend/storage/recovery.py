@@ -19,6 +19,7 @@ from backend.inventory.records import DiskState as D
 from backend.inventory.records import InstanceState
 
 if TYPE_CHECKING:
+    from backend.storage.backups import Backups
     from backend.storage.disks import Disks
 
 GIB = 1 << 30
@@ -86,3 +87,82 @@ async def _follow_qemu(disks: Disks, row: dict[str, Any], instance_id: str,
     if row["instance_id"] == instance_id:  # a detach the guest had finished
         return {"instance_id": None, "position": 0, "state": D.AVAILABLE.value}
     return {}
+
+
+async def sync_snapshot(disks: Disks, action: str, data: dict[str, Any]) -> None:
+    """A killed snapshot create, rollback or delete (`snapshot.sync`): the rows follow the
+    tags inside the disk's qcow2. A snapshot row is kept only if its tag is there; a tag a
+    create made is kept as an available snapshot; a rollback is applied again."""
+    from backend.drivers.qemu import volume
+    from backend.storage.records import SnapshotState
+    from backend.storage.snapshots import forget
+
+    snap_id, disk_id = str(data["snapshot"]), str(data["disk"])
+    async with disks.locks.hold(disk_id):
+        disk = disks.store.row("SELECT * FROM disks WHERE id = ?", [disk_id])
+        snap = disks.store.row("SELECT * FROM snapshots WHERE id = ?", [snap_id])
+        if disk is None or snap is None:
+            return
+        vol = disks.volume(disk)
+        meta = await volume.info(vol, in_use=True)
+        tagged = snap_id in volume.snapshot_tags(meta)
+        if not tagged:
+            forget(disks.store, snap)
+            outcome = "no tag in the disk: row removed"
+        elif data.get("apply"):
+            await volume.snapshot(vol, "apply", snap_id)
+            size = int((await volume.info(vol))["virtual-size"])
+            disks._set(disk_id, snapshot_head=snap_id, size_gib=max(1, -(-size // GIB)))
+            outcome = "rollback applied again"
+        elif snap["state"] == SnapshotState.CREATING:
+            with disks.store.transaction() as db:
+                db.table("snapshots").update(snap_id, {
+                    "state": SnapshotState.AVAILABLE.value,
+                    "size_bytes": int(meta.get("actual-size", 0))})
+                db.table("disks").update(disk_id, {"snapshot_head": snap_id})
+            outcome = "taken: available"
+        else:
+            return  # a delete that never reached the tag: nothing happened
+    disks.audit.record("snapshot.recover", snap_id, {"interrupted": action, "outcome": outcome},
+                       "success", "")
+
+
+async def sync_backup(backups: Backups, action: str, data: dict[str, Any]) -> None:
+    """A killed backup create (rolled back: jobs cancelled, target nodes closed, files and
+    row gone), restore (done again over the stopped instance's disks) or delete (files of a
+    row already gone removed)."""
+    backup_id = str(data["backup"])
+    if not backup_id.startswith("bk-") or "/" in backup_id:
+        return
+    store = backups.store
+    row = store.row("SELECT * FROM backups WHERE id = ?", [backup_id])
+    copies = store.rows("SELECT * FROM backup_disks WHERE backup_id = ?", [backup_id])
+    instance_id = str(data.get("instance") or "")
+    if action == "backup.restore" and row is not None:
+        async with backups.locks.hold(instance_id):
+            current = {r["id"]: r for r in store.rows(
+                "SELECT * FROM disks WHERE instance_id = ?", [instance_id])}
+            inst = store.row("SELECT state FROM instances WHERE id = ?", [instance_id])
+            if inst is None or inst["state"] != InstanceState.STOPPED or any(
+                    c["disk_id"] not in current for c in copies):
+                return  # nothing safe to redo: the instance moved on
+            await backups.write_back(backup_id, copies, current)
+        outcome = "restore done again"
+    elif row is not None and row["state"] != "creating":
+        return  # created (or failed and kept as error), or a delete that never started
+    else:
+        if action == "backup.create" and data.get("live") and instance_id:
+            inst = store.row("SELECT state FROM instances WHERE id = ?", [instance_id])
+            if inst is not None and inst["state"] == InstanceState.RUNNING:
+                disks = [c["disk_id"] for c in copies] or [
+                    r["id"] for r in store.rows(
+                        "SELECT id FROM disks WHERE instance_id = ?", [instance_id])]
+                await backups.driver.abort_backup(instance_id, disks)
+        if row is not None:
+            with store.transaction() as db:  # its backup_disks rows go too (cascade)
+                db.execute("DELETE FROM backups WHERE id = ?", [backup_id])
+        disk_ids = [c["disk_id"] for c in copies] + [str(d) for d in data.get("disks", [])]
+        backups._discard(backup_id, [{"disk_id": d} for d in disk_ids])
+        outcome = "rolled back" if action == "backup.create" else "its files removed"
+    backups.audit.record("backup.recover", backup_id, {"interrupted": action,
+                                                        "outcome": outcome}, "success", "")

@@ -19,6 +19,7 @@ from backend.inventory import validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, StateError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import effect, journaled, step
 from backend.inventory.records import InstanceState
 from backend.inventory.store import Store
 from backend.storage.disks import Disks, check
@@ -39,6 +40,7 @@ def snapshot_of(r: dict[str, Any]) -> Snapshot:
 
 class Snapshots:
     def __init__(self, store: Store, audit: Audit, driver: Driver, disks: Disks) -> None:
+        self.journal = disks.journal
         self.store = store
         self.audit = audit
         self.driver = driver
@@ -81,6 +83,7 @@ class Snapshots:
         return out
 
     # ---- create --------------------------------------------------------------------
+    @journaled("snapshot.create")
     async def create(self, disk: str, name: str | None = None) -> Snapshot:
         with self.audit.track("snapshot.create", disk, {"disk": disk, "name": name}) as t:
             if name is not None:
@@ -93,6 +96,7 @@ class Snapshots:
                     name = self._auto_name(row["name"])
                 snap_id = new_id("sn")
                 t.resource = snap_id
+                effect("snapshot.sync", snapshot=snap_id, disk=row["id"])
                 t.parameters["name"] = name
                 with self.store.transaction() as db:
                     db.table("snapshots").insert({
@@ -110,6 +114,7 @@ class Snapshots:
                     with self.store.transaction() as db:
                         db.table("snapshots").delete(snap_id)
                     raise
+                step("taken")
                 meta = await volume.info(self.disks.volume(row), in_use=live)
                 with self.store.transaction() as db:
                     db.table("snapshots").update(snap_id, {
@@ -131,6 +136,7 @@ class Snapshots:
         return name
 
     # ---- rollback ------------------------------------------------------------------
+    @journaled("snapshot.rollback")
     async def rollback(self, ref: str) -> Snapshot:
         with self.audit.track("snapshot.rollback", ref) as t:
             snap = self._row(ref)
@@ -151,13 +157,18 @@ class Snapshots:
                         " (rollback needs available)"
                     )
                 vol = self.disks.volume(row)
+                # A killed rollback is applied again (the instance is stopped, the disk locked:
+                # applying the same snapshot twice gives the same disk).
+                effect("snapshot.sync", snapshot=snap["id"], disk=row["id"], apply=True)
                 await volume.snapshot(vol, "apply", snap["id"])
+                step("applied")
                 size = int((await volume.info(vol))["virtual-size"])
                 self.disks._set(row["id"], snapshot_head=snap["id"],
                                 size_gib=max(1, -(-size // (1 << 30))))
             return self.get(snap["id"])
 
     # ---- delete --------------------------------------------------------------------
+    @journaled("snapshot.delete")
     async def delete(self, ref: str) -> None:
         with self.audit.track("snapshot.delete", ref) as t:
             snap = self._row(ref)
@@ -167,14 +178,21 @@ class Snapshots:
                 check("delete a snapshot of", row)
                 live = self.disks.live("delete a snapshot of", row, inst)
                 vol = self.disks.volume(row)
+                effect("snapshot.sync", snapshot=snap["id"], disk=row["id"], delete=True)
                 if snap["id"] in volume.snapshot_tags(await volume.info(vol, in_use=live)):
                     if live and inst is not None:
                         await self.driver.delete_disk_snapshot(inst["id"], row["id"], snap["id"])
                     else:
                         await volume.snapshot(vol, "delete", snap["id"])
-                with self.store.transaction() as db:
-                    db.execute("UPDATE snapshots SET parent_id = ? WHERE parent_id = ?",
-                               [snap["parent_id"], snap["id"]])
-                    if row["snapshot_head"] == snap["id"]:
-                        db.table("disks").update(row["id"], {"snapshot_head": snap["parent_id"]})
-                    db.table("snapshots").delete(snap["id"])
+                step("untagged")
+                forget(self.store, snap)
+
+
+def forget(store: Store, snap: dict[str, Any]) -> None:
+    """The snapshot's row goes; its children hang from its parent; the disk's head too."""
+    with store.transaction() as db:
+        db.execute("UPDATE snapshots SET parent_id = ? WHERE parent_id = ?",
+                   [snap["parent_id"], snap["id"]])
+        db.execute("UPDATE disks SET snapshot_head = ? WHERE id = ? AND snapshot_head = ?",
+                   [snap["parent_id"], snap["disk_id"], snap["id"]])
+        db.execute("DELETE FROM snapshots WHERE id = ?", [snap["id"]])

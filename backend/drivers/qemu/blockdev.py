@@ -149,6 +149,7 @@ async def backup(
         except QemuError:
             await _undo(mon, undo)
             raise
+    journal.step("jobs")
     jobs = {p.job for p in pairs}
     try:
         error = await _wait_jobs(sock, jobs, progress, poll)
@@ -212,3 +213,12 @@ async def unplug_quietly(sock: Path, drive: DriveSpec, timeout: float) -> None:
         if node:
             steps.append(("blockdev-del", {"node-name": drive.node}))
         await _undo(mon, steps)
+
+
+async def abort_backup(sock: Path, disk_ids: list[str]) -> None:
+    """Recovery of a killed live backup: cancel its jobs, close its target nodes."""
+    jobs = {f"job-{d}" for d in disk_ids}
+    undo: list[tuple[str, Any]] = []
+    for d in disk_ids:
+        undo += [("object-del", {"id": f"sec-t-{d}"}), ("blockdev-del", {"node-name": f"t-{d}"})]
+    await _finish_jobs(sock, jobs, undo)

@@ -137,6 +137,11 @@ class LocalDriver:
 
         await blockdev.detach(self._qmp(instance_id), drive, timeout)
 
+    async def abort_backup(self, instance_id: str, disk_ids: list[str]) -> None:
+        from backend.drivers.qemu import blockdev
+
+        await blockdev.abort_backup(self._qmp(instance_id), disk_ids)
+
     async def disk_plugged(self, instance_id: str, node: str) -> tuple[bool, bool]:
         from backend.drivers.qemu import blockdev
 
