@@ -81,6 +81,8 @@ class Instances(InstanceRecords):
                   "hostname": hostname, "network": network}
         with self.audit.track("instance.create", name, params) as t:
             validate.name(name, "instance name")
+            if start:
+                self.driver.check()
             if self.store.row("SELECT id FROM instances WHERE name = ?", [name]):
                 raise ConflictError(f"an instance named {name!r} exists already")
             flavor = self.catalogue.get(itype)
@@ -288,6 +290,8 @@ class Instances(InstanceRecords):
                 row = self._row(row["id"])
                 state = S(row["state"])
                 states.check(op, state, row["name"])
+                if op == "start":
+                    self.driver.check()
                 async with self.journal.operation(f"instance.{op}", row["id"]) as jop:
                     # A killed delete is finished; any other killed power operation leaves
                     # the row to follow its QEMU (backend/compute/recovery.py).

@@ -46,17 +46,28 @@ CHUNK = 1 << 20
 
 
 def public_url(url: str) -> str:
-    """The URL without user:password@ (what the audit trail and the image's source keep)."""
+    """The URL without user:password@ nor its query (a signed URL's secret): what the audit
+    trail and the image's source keep."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    try:
+        port = parts.port
+    except ValueError:  # check_url says what is wrong with it
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(f"invalid image URL {public_url(url)!r}: use http:// or https://")
+    try:
+        if parts.port == 0:
+            raise ValueError("port 0")
+    except ValueError:
+        raise ValidationError(f"invalid image URL {public_url(url)!r}: its port is not"
+                              " a number from 1 to 65535") from None
     return url
 
 

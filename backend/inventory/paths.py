@@ -45,7 +45,11 @@ class Paths:
 
     def ensure(self) -> None:
         for path in (self.home, self.images, self.disks, self.runtime.parent, self.runtime):
-            private_dir(path)
+            try:
+                private_dir(path)
+            except OSError as exc:
+                where = "LECS_HOME" if path.is_relative_to(self.home) else "the runtime dir"
+                raise LecsError(f"cannot use {path} ({where}): {exc.strerror or exc}") from None
 
     @property
     def db(self) -> Path:

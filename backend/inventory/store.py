@@ -33,6 +33,17 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        keep_reserve(path.parent)
+        try:
+            self._open(path)
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "full" in text or _free_bytes(path.parent) < (1 << 20):
+                raise LecsError(f"cannot open the inventory {path}: no space left on its disk"
+                                " (free some and retry)") from None
+            raise LecsError(f"cannot open the inventory {path}: {text}") from None
+
+    def _open(self, path: Path) -> None:
         new = not path.exists()
         if new:
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -103,6 +114,41 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# A full disk must not stop the operator from stopping or deleting instances to free space:
+# LECS_HOME keeps a small reserve file, given up when free space runs low so that the
+# inventory's few writes (a state, an audit event, the journal) still fit.
+RESERVE = ".reserve"
+RESERVE_BYTES = 4 << 20
+LOW_BYTES = 16 << 20
+
+
+def _free_bytes(home: Path) -> int:
+    try:
+        vfs = os.statvfs(home)
+    except OSError:
+        return 1 << 62
+    return vfs.f_bavail * vfs.f_frsize
+
+
+def keep_reserve(home: Path) -> None:
+    reserve = home / RESERVE
+    free = _free_bytes(home)
+    if free < LOW_BYTES:
+        reserve.unlink(missing_ok=True)
+    elif free > 2 * LOW_BYTES and not reserve.exists():
+        try:
+            fd = os.open(reserve, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        except OSError:
+            os.close(fd)
+            reserve.unlink(missing_ok=True)
+            return
+        os.close(fd)
 
 
 # What a row of each table is called in an error ("an instance with that name exists already").

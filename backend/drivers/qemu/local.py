@@ -8,6 +8,7 @@ first use: keeps the dashboard's first frame quick.
 from __future__ import annotations
 
 import os
+import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,12 @@ class LocalDriver:
 
     def rundir_text(self, instance_id: str) -> str:
         return f"{self.paths.runtime}{os.sep}{instance_id}"  # == str(rundir(instance_id))
+
+    def check(self) -> None:
+        """QEMU is there to launch (else a one-line error before anything is made)."""
+        if shutil.which("qemu-system-x86_64") is None:
+            raise QemuError("qemu-system-x86_64 is not installed here:"
+                            " apt-get install qemu-system-x86 (see `lecs doctor`)")
 
     async def launch(self, spec: LaunchSpec) -> int:
         from backend.drivers.qemu import bridge

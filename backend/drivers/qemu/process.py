@@ -57,14 +57,18 @@ def liveness(rundir: Path, recorded_pid: int | None) -> tuple[Liveness, int | No
 
 async def spawn(argv: list[str], rundir: Path) -> int:
     """Run a `-daemonize` QEMU; returns the daemon's pid once its sockets exist."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=rundir,
-        start_new_session=True,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=rundir,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise QemuError(f"{argv[0]} is not installed here: apt-get install qemu-system-x86"
+                        " (see `lecs doctor`)") from None
     out, err = await proc.communicate()
     if proc.returncode != 0:
         text = (err or out).decode(errors="replace").strip().splitlines()

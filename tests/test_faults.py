@@ -1,0 +1,124 @@
+"""Faults a machine throws at lecs end as one-line errors that say what to do, never as an
+internal error, and change nothing: a missing QEMU or qemu-img, an unusable LECS_HOME, a URL
+with an impossible port, a full disk (where list, show, stop and delete must still work)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def lecs(home: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, LECS_HOME=str(home))
+    env.pop("LECS_RUNTIME_DIR", None)
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([sys.executable, "-m", "app.main", *args], env=env, text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, timeout=120, cwd=REPO)
+
+
+def one_line(result: subprocess.CompletedProcess[str], text: str) -> None:
+    assert result.returncode in (1, 2), result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert text in result.stderr, result.stderr
+
+
+@pytest.mark.qemu
+def test_missing_qemu_system_is_one_line_and_makes_nothing(home: Path, tiny_guest: Path) -> None:
+    assert lecs(home, "instance", "create", "s1", "--image", "tiny", "--type", "t1.nano",
+                "--no-start").returncode == 0
+    one_line(lecs(home, "instance", "create", "q1", "--image", "tiny", "--type", "t1.nano",
+                  path="/nonexistent"), "qemu-system-x86_64 is not installed")
+    one_line(lecs(home, "instance", "start", "s1", path="/nonexistent"),
+             "qemu-system-x86_64 is not installed")
+    listed = json.loads(lecs(home, "instance", "list", "--json").stdout)
+    assert [(i["name"], i["state"]) for i in listed] == [("s1", "stopped")]
+    assert len(list((home / "disks").iterdir())) == 1
+
+
+def test_missing_qemu_img_is_one_line(home: Path, tmp_path: Path, tiny_guest: Path) -> None:
+    source = tmp_path / "source.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(source), "16M"], check=True)
+    one_line(lecs(home, "image", "import", str(source), "--name", "i1", path="/nonexistent"),
+             "qemu-img is not installed")
+    assert "i1" not in lecs(home, "image", "list").stdout
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "/proc/1/nowhere", "file"])
+def test_unusable_lecs_home_is_one_line(tmp_path: Path, where: str) -> None:
+    if where == "file":
+        (tmp_path / "file").write_text("not a directory")
+        where = str(tmp_path / "file" / "home")
+    one_line(lecs(Path(where), "instance", "list"), "cannot use")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/x.qcow2", "http://127.0.0.1:0/x",
+                                 "http://127.0.0.1:port/x"])
+def test_impossible_url_is_one_line(home: Path, url: str) -> None:
+    result = lecs(home, "image", "import", url, "--name", "u1")
+    one_line(result, "invalid image URL")
+    assert result.returncode == 2
+
+
+@pytest.fixture
+def small_home(tmp_path: Path) -> Iterator[Path]:
+    """LECS_HOME on a 96 MiB tmpfs of its own (root only), so it can be filled up."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=96M,mode=0700", "tmpfs", str(mount)],
+            capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        yield mount / "home"
+    finally:
+        subprocess.run(["pkill", "-f", f"lecs-{os.getuid()}"], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.qemu
+def test_full_disk_still_lists_shows_stops_and_deletes(small_home: Path,
+                                                      tiny_guest: Path) -> None:
+    home = small_home
+    for name in ("f1", "f2"):
+        assert lecs(home, "instance", "create", name, "--image", "tiny", "--type",
+                    "t1.nano").returncode == 0
+    filler = home.parent / "filler"
+    with open(filler, "wb") as out:  # fill the file system to the last block
+        try:
+            while True:
+                out.write(b"\0" * (1 << 20))
+                out.flush()
+        except OSError:
+            pass
+    try:
+        with open(home.parent / "crumbs", "wb") as out:
+            while True:
+                out.write(b"\0" * 4096)
+                out.flush()
+    except OSError:
+        pass
+    assert shutil.disk_usage(home).free < (1 << 20)
+    listed = lecs(home, "instance", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert {i["name"] for i in json.loads(listed.stdout)} == {"f1", "f2"}
+    assert lecs(home, "instance", "show", "f1").returncode == 0
+    stopped = lecs(home, "instance", "stop", "f1")
+    assert stopped.returncode == 0, stopped.stderr
+    killed = lecs(home, "instance", "force-stop", "f2")
+    assert killed.returncode == 0, killed.stderr
+    deleted = lecs(home, "instance", "delete", "f1", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    filler.unlink()
+    assert lecs(home, "instance", "delete", "f2", "--yes").returncode == 0
+    assert json.loads(lecs(home, "instance", "list", "--json").stdout) == []
