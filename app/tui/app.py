@@ -92,6 +92,7 @@ class LecsApp(StorageActions):
         """`sampler`: run the metrics sampler (default: when reconciling; the demo inventory,
         opened with reconcile=False, has no QEMU to sample and must not tick)."""
         super().__init__()
+        self.guarded_errors: list[str] = []  # what Guarded caught (widgets/guard.py)
         self.stylesheet = ThemedStylesheet(variables=self.get_css_variables())
         self.sampling = reconcile if sampler is None else sampler
         self._unsubscribe: Callable[[], None] | None = None

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
+from app.tui.widgets.guard import Guarded
 from backend import Cloud
 from backend.compute.records import Instance
 from backend.inventory.errors import LecsError
 from backend.inventory.records import InstanceState
 
 
-class InstanceActions(App[None]):
+class InstanceActions(Guarded, App[None]):
     """Screens and confirmations; LecsApp supplies the inventory and `run_op`."""
 
     cloud: Cloud

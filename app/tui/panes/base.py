@@ -8,13 +8,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from app.tui.widgets.guard import Guarded
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 
 if TYPE_CHECKING:
     from app.tui.dashboard import Dashboard
 
 
-class Pane(Vertical):
+class Pane(Guarded, Vertical):
     """A named pane; `refresh_data` is called by the app's poll while the pane is shown."""
 
     NAME: ClassVar[str] = ""

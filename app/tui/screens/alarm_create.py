@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from app.tui.screens.form import SubmitCancel
+from app.tui.widgets.guard import Guarded
 from backend.inventory import validate
 from backend.inventory.errors import ValidationError
 from backend.monitoring.catalogue import (
@@ -96,7 +97,7 @@ def check(spec: AlarmSpec, taken: set[str]) -> dict[str, str]:
     return errors
 
 
-class AlarmCreateScreen(SubmitCancel, ModalScreen[AlarmSpec | None]):
+class AlarmCreateScreen(Guarded, SubmitCancel, ModalScreen[AlarmSpec | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close the dialog"),
         Binding("ctrl+s", "submit", "Create", tooltip="Submit the dialog (enter in a field too)"),

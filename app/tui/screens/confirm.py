@@ -10,8 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from app.tui.widgets.guard import Guarded
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(Guarded, ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", tooltip="Yes: go ahead (confirm dialogs)"),
         Binding("n,escape", "answer(False)", "No", tooltip="No: cancel (confirm dialogs)"),

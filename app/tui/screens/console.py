@@ -11,13 +11,14 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from app.tui.widgets.guard import Guarded
 from app.tui.widgets.terminal import Terminal
 from backend.compute.console import open_serial
 from backend.compute.records import Instance
 from backend.inventory.errors import LecsError
 
 
-class ConsoleScreen(Screen[None]):
+class ConsoleScreen(Guarded, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+right_square_bracket", "detach", "Detach", priority=True,
                 tooltip="Detach from the console, back to the dashboard"),

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
 from app.tui.screens.form import SubmitCancel
+from app.tui.widgets.guard import Guarded
 from backend.compute.records import InstanceType
 from backend.inventory import validate
 from backend.inventory.errors import ValidationError
@@ -92,7 +93,7 @@ def check_groups(names: list[str], groups: list[SecurityGroup], instance: str) -
     return ""
 
 
-class CreateInstanceScreen(SubmitCancel, ModalScreen[CreateSpec | None]):
+class CreateInstanceScreen(Guarded, SubmitCancel, ModalScreen[CreateSpec | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close the dialog"),
         Binding("ctrl+s", "submit", "Create", tooltip="Submit the dialog (enter in a field too)"),

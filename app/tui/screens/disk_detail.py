@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 
 from app.render import size
 from app.tui.widgets.cells import when
+from app.tui.widgets.guard import Guarded
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.inventory.errors import NotFoundError
 from backend.inventory.records import Disk
@@ -85,7 +86,7 @@ def properties(disk: Disk, owner: str, head: str) -> Table:
     return grid
 
 
-class DiskDetailScreen(Screen[None]):
+class DiskDetailScreen(Guarded, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back", tooltip="Back to the disks"),
         Binding("s", "snapshot", "Snapshot", tooltip="Take a snapshot of this disk"),

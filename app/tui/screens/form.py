@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from app.tui.widgets.guard import Guarded
 from backend.inventory import validate
 from backend.inventory.errors import ValidationError
 
@@ -64,7 +65,7 @@ class SubmitCancel:
         raise NotImplementedError
 
 
-class FormScreen(SubmitCancel, ModalScreen[T | None]):
+class FormScreen(Guarded, SubmitCancel, ModalScreen[T | None]):
     """Subclasses yield their fields and turn them into a result (None while invalid)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -12,10 +12,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from app.tui.widgets.guard import Guarded
+
 KeyTable = tuple[str, list[tuple[str, str]]]  # a title, and (keys, what they do) rows
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Guarded, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, tables: list[KeyTable]) -> None:

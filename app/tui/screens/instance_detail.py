@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 
 from app.render import duration
 from app.tui.widgets.cells import params_text, tags_text, when
+from app.tui.widgets.guard import Guarded
 from backend.compute.records import Instance
 from backend.inventory.records import Event, InstanceState
 from backend.network.ports import mac_for
@@ -83,7 +84,7 @@ def recent(events: list[Event]) -> Table:
     return table
 
 
-class InstanceDetailScreen(Screen[None]):
+class InstanceDetailScreen(Guarded, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back", tooltip="Back to the panes"),
         Binding("c", "console", "Console", tooltip="Serial console (when running)"),

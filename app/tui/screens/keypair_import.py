@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from app.tui.screens.form import SubmitCancel
+from app.tui.widgets.guard import Guarded
 from backend.inventory import validate
 from backend.inventory.errors import ValidationError
 from backend.network.keypairs import MAX_KEY, parse_public_key
@@ -64,7 +65,7 @@ def check_private_key(value: str) -> str:
     return ""
 
 
-class ImportKeyScreen(SubmitCancel, ModalScreen[KeySpec | None]):
+class ImportKeyScreen(Guarded, SubmitCancel, ModalScreen[KeySpec | None]):
     SUBMIT_BUTTON = "save"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),

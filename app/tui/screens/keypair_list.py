@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 from textual.worker import Worker
 
+from app.tui.widgets.guard import Guarded
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.network.records import KeyPair
 
@@ -35,7 +36,7 @@ def keypair_row(key: KeyPair, used_by: list[str]) -> Row:
     return Row(key.name, cells, ("", "muted", "", "", "muted"), {"name": key.name})
 
 
-class KeyPairsScreen(ModalScreen[None]):
+class KeyPairsScreen(Guarded, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "import_key", "Import",
                 tooltip="Import an OpenSSH public key from a .pub file"),

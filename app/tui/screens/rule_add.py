@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from app.tui.screens.form import SubmitCancel
+from app.tui.widgets.guard import Guarded
 from backend.inventory.errors import ValidationError
 from backend.network import rules
 from backend.network.records import Action, Direction, Protocol, SecurityGroup
@@ -55,7 +56,7 @@ def _options(kind: type[Direction] | type[Protocol] | type[Action]) -> list[tupl
     return [(m.value, m.value) for m in kind]
 
 
-class AddRuleScreen(SubmitCancel, ModalScreen[RuleInput | None]):
+class AddRuleScreen(Guarded, SubmitCancel, ModalScreen[RuleInput | None]):
     SUBMIT_BUTTON = "add"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from app.tui.screens.form import SubmitCancel
+from app.tui.widgets.guard import Guarded
 from backend.inventory import validate
 from backend.inventory.errors import ValidationError
 from backend.network.rules import MAX_DESCRIPTION
@@ -40,7 +41,7 @@ def check_description(value: str) -> str:
     return ""
 
 
-class CreateGroupScreen(SubmitCancel, ModalScreen[GroupSpec | None]):
+class CreateGroupScreen(Guarded, SubmitCancel, ModalScreen[GroupSpec | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+s", "submit", "Create", show=False),

@@ -11,8 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from app.tui.widgets.guard import Guarded
 
-class PickScreen(ModalScreen[str | None]):
+
+class PickScreen(Guarded, ModalScreen[str | None]):
     """`choices` are (key, label) pairs; enter or a click returns the key, esc returns None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]

@@ -12,9 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from app.tui.screens.create_instance import check_tags
+from app.tui.widgets.guard import Guarded
 
 
-class TagsScreen(ModalScreen[dict[str, str] | None]):
+class TagsScreen(Guarded, ModalScreen[dict[str, str] | None]):
     """Returns the complete new tag set (the caller works out what to add and remove)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]

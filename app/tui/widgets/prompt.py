@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
+from app.tui.widgets.guard import Guarded
 from app.tui.widgets.header import PANES
 
 Mode = Literal["filter", "jump"]
@@ -37,7 +38,7 @@ def resolve_pane(text: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-class Prompt(Horizontal):
+class Prompt(Guarded, Horizontal):
     """Hidden until `/` or `:`; `enter` keeps the result, `esc` cancels."""
 
     class Filter(Message):

@@ -16,6 +16,8 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from app.tui.widgets.guard import Guarded
+
 DETACH = "\x1d"  # ctrl+]
 KEY_BYTES: dict[str, bytes] = {
     "enter": b"\r", "tab": b"\t", "backspace": b"\x7f", "escape": b"\x1b",
@@ -47,7 +49,7 @@ def key_to_bytes(event: events.Key) -> bytes | None:
     return None
 
 
-class Terminal(Widget, can_focus=True):
+class Terminal(Guarded, Widget, can_focus=True):
     """A pyte screen drawn with the Line API; sized to the widget on resize."""
 
     DEFAULT_CSS = """

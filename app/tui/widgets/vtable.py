@@ -23,6 +23,7 @@ from textual.strip import Strip
 
 from app.tui.widgets import query
 from app.tui.widgets.columns import GAP, Column, Row, fit
+from app.tui.widgets.guard import Guarded
 
 __all__ = ["Column", "Row", "VirtualTable"]
 MARK_WIDTH = 2
@@ -33,7 +34,7 @@ def text_width(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
-class VirtualTable(ScrollView, can_focus=True):
+class VirtualTable(Guarded, ScrollView, can_focus=True):
     """Rows of text, a cursor, marks and a filter; only visible lines are rendered."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
