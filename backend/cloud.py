@@ -103,7 +103,7 @@ class Cloud:
     def metrics(self) -> Metrics:
         from backend.monitoring.service import Metrics
 
-        return Metrics(self.store, self.driver, self.paths, self.audit)
+        return Metrics(self.store, self.driver, self.paths, self.audit, self.journal)
 
     @property
     def alarms(self) -> Alarms:
@@ -164,7 +164,13 @@ class Cloud:
 
             await recovery.sync_backup(self.backups, action, data)
 
+        async def keypair_sync(action: str, data: dict[str, Any]) -> None:
+            from backend.network import keypairs
+
+            keypairs.recover(self.keypairs, data)
+
         self.journal.handle("image.purge", image_purge)
+        self.journal.handle("keypair.sync", keypair_sync)
         self.journal.handle("backup.sync", backup_sync)
         self.journal.handle("snapshot.sync", snapshot_sync)
         self.journal.handle("forwards.sync", forwards_sync)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.compute.catalogue import Catalogue
+from backend.inventory.journal import Journal
 from backend.inventory.paths import Paths
 from backend.inventory.records import HostFacts
 from backend.inventory.store import Store
@@ -181,7 +182,7 @@ def _metric_rows(store: Store) -> None:
     history.add(MetricSample(r, DEMO_NOW + dt, _demo_values(r, DEMO_NOW + dt))
                 for r in ("i-web1aaaaaa", "i-web2bbbbbb", "host") for dt in times)
     history.flush()
-    judge = Alarms(store, Audit(store), history, demo_clock).judge
+    judge = Alarms(store, Audit(store), history, Journal(store), demo_clock).judge
     with store.transaction() as db:
         for n, (name, res, metric, cmp, limit, period, periods, stat) in enumerate(DEMO_ALARMS):
             alarm = Alarm(f"al-demo{n:04d}", name, res, metric, Statistic(stat), Comparison(cmp),

@@ -74,7 +74,7 @@ def test_create_list_delete_write_events(bare_cloud: Cloud) -> None:
 def test_periods_states_suppression_and_notifications(bare_cloud: Cloud) -> None:
     clock = Clock(T0)
     history = History(bare_cloud.store, clock, flush_every=30.0)
-    alarms = Alarms(bare_cloud.store, bare_cloud.audit, history, clock)
+    alarms = Alarms(bare_cloud.store, bare_cloud.audit, history, bare_cloud.journal, clock)
     seen: list[AlarmChange] = []
     unsubscribe = alarms.subscribe(seen.append)
     alarm = alarms.create("hot", "host", "host_cpu_util", ">", 80, period=10, periods=2,
@@ -120,7 +120,7 @@ def test_periods_states_suppression_and_notifications(bare_cloud: Cloud) -> None
 def test_min_statistic_and_less_than(bare_cloud: Cloud) -> None:
     clock = Clock(T0)
     history = History(bare_cloud.store, clock)
-    alarms = Alarms(bare_cloud.store, bare_cloud.audit, history, clock)
+    alarms = Alarms(bare_cloud.store, bare_cloud.audit, history, bare_cloud.journal, clock)
     alarm = alarms.create("idle", "host", "host_load_1m", "<", 0.5, period=5,
                           statistic="min")
     for i, value in enumerate([2.0, 2.0, 0.1, 2.0, 2.0]):

@@ -23,6 +23,7 @@ from backend.inventory import journal, validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, LecsError, QemuError, StateError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import journaled_sync
 from backend.inventory.locks import Locks
 from backend.inventory.paths import Paths, private_dir
 from backend.inventory.records import DiskState, Image, InstanceState
@@ -374,6 +375,7 @@ class Instances(InstanceRecords):
         self.locks.forget(row["id"])
 
     # ---- tags ----------------------------------------------------------------------
+    @journaled_sync("instance.tag")
     def tag(
         self, ref: str, add: dict[str, str], remove: builtins.list[str] | None = None
     ) -> Instance:

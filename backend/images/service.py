@@ -273,9 +273,13 @@ class Images:
             if users:
                 names = ", ".join(sorted(u["name"] for u in users))
                 raise ConflictError(f"image {image.name!r} is in use by {names}")
-            with self.store.transaction() as db:  # image_disks rows go too (cascade)
-                db.table("images").delete(image.id)
-            shutil.rmtree(self.paths.images / image.id, ignore_errors=True)
+            with self.journal.sync_operation("image.delete", image.id) as op:
+                # Killed after the row went, recovery removes the files (image.purge).
+                op.effect("image.purge", image=image.id)
+                with self.store.transaction() as db:  # image_disks rows go too (cascade)
+                    db.table("images").delete(image.id)
+                op.step("row")
+                shutil.rmtree(self.paths.images / image.id, ignore_errors=True)
             image_disks.remove_keys(self.paths, image.id)
             for template in (self.paths.home / "cache").glob(f"overlay-*{image.id}*"):
                 template.unlink(missing_ok=True)

@@ -36,6 +36,7 @@ from backend.inventory.store import Store
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[None]]  # (action, effect data)
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def process_start(pid: int) -> int | None:
@@ -67,6 +68,21 @@ def effect(kind: str, **data: Any) -> None:
     if op is None:
         raise RuntimeError(f"effect {kind!r} outside a journaled operation")
     op.effect(kind, **data)
+
+
+def journaled_sync(action: str) -> Callable[[F], F]:
+    """`journaled` for a method with no await in it (most are one transaction: the journal
+    then only says, while it runs, which operation holds the inventory)."""
+
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with self.journal.sync_operation(action, str(args[0]) if args else ""):
+                return method(self, *args, **kwargs)
+
+        return cast("F", run)
+
+    return wrap
 
 
 def journaled(action: str) -> Callable[[Method], Method]:

@@ -89,7 +89,7 @@ class Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise (_busy(exc) or exc) from None
+            raise (_busy(exc, conn) or exc) from None
         try:
             yield self.db
             conn.execute("COMMIT")
@@ -98,7 +98,7 @@ class Store:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.IntegrityError):
                 raise _conflict(exc) from None
-            mapped = _busy(exc) if isinstance(exc, sqlite3.OperationalError) else None
+            mapped = _busy(exc, conn) if isinstance(exc, sqlite3.OperationalError) else None
             if mapped is not None:
                 raise mapped from None
             raise
@@ -172,14 +172,26 @@ def _conflict(exc: sqlite3.IntegrityError) -> LecsError:
     return ConflictError(f"the inventory refused the change ({text})")
 
 
-def _busy(exc: sqlite3.OperationalError) -> LecsError | None:
+def _busy(exc: sqlite3.OperationalError, conn: sqlite3.Connection) -> LecsError | None:
     """The one-line error for a write the inventory could not take, or None for a bug."""
     text = str(exc)
     if "locked" in text or "busy" in text:
         return LecsError("the inventory is busy: other lecs processes kept it locked for"
-                         f" {BUSY_S} s; try again")
+                         f" {BUSY_S} s{_holders(conn)}; try again")
     if "readonly" in text or "read-only" in text:
         return LecsError("the inventory is read-only here: changes need write access to it")
     if "disk is full" in text or "disk I/O error" in text:
         return LecsError("no space left for the inventory: free some disk space and retry")
     return None
+
+
+def _holders(conn: sqlite3.Connection) -> str:
+    """The operations in progress (a reader sees them while a writer holds the lock)."""
+    try:
+        rows = conn.execute("SELECT action, resource, owner_pid FROM operations"
+                            " ORDER BY started_at LIMIT 3").fetchall()
+    except sqlite3.Error:
+        return ""
+    if not rows:
+        return ""
+    return " (busy with " + ", ".join(f"{a} {r} in pid {p}" for a, r, p in rows) + ")"

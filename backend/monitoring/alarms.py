@@ -22,6 +22,7 @@ from backend.inventory import validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, ValidationError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import Journal, journaled_sync
 from backend.inventory.store import Store
 from backend.monitoring.catalogue import HOST, metric, parse_duration
 from backend.monitoring.history import RAW_KEEP, History
@@ -63,8 +64,9 @@ def _from_row(r: dict[str, Any]) -> Alarm:
 
 
 class Alarms:
-    def __init__(self, store: Store, audit: Audit, history: History,
+    def __init__(self, store: Store, audit: Audit, history: History, journal: Journal,
                  clock: Callable[[], float] = time.time) -> None:
+        self.journal = journal
         self.store = store
         self.audit = audit
         self.history = history
@@ -82,6 +84,7 @@ class Alarms:
             raise NotFoundError(f"instance {ref!r} not found (or use 'host')")
         return str(row["id"])
 
+    @journaled_sync("alarm.create")
     def create(
         self, name: str, resource: str, metric_name: str, comparison: str, threshold: float | str,
         period: float | str = 60, periods: int | str = 1, statistic: str = "avg",
@@ -153,6 +156,7 @@ class Alarms:
             raise NotFoundError(f"alarm {ref!r} not found")
         return _from_row(row)
 
+    @journaled_sync("alarm.delete")
     def delete(self, ref: str) -> Alarm:
         with self.audit.track("alarm.delete", ref, {"alarm": ref}) as track:
             alarm = self.get(ref)

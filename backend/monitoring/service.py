@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from backend.drivers.protocol import Driver
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError
+from backend.inventory.journal import Journal
 from backend.inventory.paths import Paths
 from backend.inventory.store import Store
 from backend.monitoring.alarms import Alarms
@@ -33,11 +34,11 @@ class SamplerStatus:
 
 class Metrics:
     def __init__(self, store: Store, driver: Driver, paths: Paths, audit: Audit,
-                 clock: Callable[[], float] = time.time) -> None:
+                 journal: Journal, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
         self.history = History(store, clock)
-        self.alarms = Alarms(store, audit, self.history, clock)
+        self.alarms = Alarms(store, audit, self.history, journal, clock)
         self.sampler = Sampler(store, driver, self.history, HostSampler(paths.home),
                                self.alarms, paths.runtime / "locks", clock)
 

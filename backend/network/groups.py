@@ -10,7 +10,7 @@ from backend.inventory import validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, ValidationError
 from backend.inventory.ids import new_id
-from backend.inventory.journal import Journal, journaled
+from backend.inventory.journal import Journal, journaled, journaled_sync
 from backend.inventory.store import Store
 from backend.network import rules as rulemod
 from backend.network.enforce import Enforcer, rule_from_row
@@ -94,6 +94,7 @@ class SecurityGroups:
         self.audit.record("sg.create", group_id, {"name": DEFAULT, "auto": True}, "success", "",
                           (time.perf_counter() - started) * 1000)
 
+    @journaled_sync("sg.create")
     def create(self, name: str, description: str = "") -> SecurityGroup:
         with self.audit.track("sg.create", name, {"name": name,
                                                   "description": description}) as t:
@@ -106,6 +107,7 @@ class SecurityGroups:
             t.resource = self._insert_group(name, description, False)
         return self.get(t.resource)
 
+    @journaled_sync("sg.delete")
     def delete(self, ref: str) -> None:
         with self.audit.track("sg.delete", ref) as t:
             group = self.get(ref)

@@ -86,7 +86,7 @@ class InstanceNetworking:
     def keypairs(self) -> KeyPairs:
         from backend.network.keypairs import KeyPairs
 
-        return KeyPairs(self.store, self.paths, self.audit)
+        return KeyPairs(self.store, self.paths, self.audit, self.journal)
 
     def seed_path(self, instance_id: str) -> Path:
         return self.paths.home / "seeds" / f"{instance_id}.iso"

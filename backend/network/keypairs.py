@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.inventory import validate
+from backend.inventory import journal, validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, LecsError, NotFoundError, ValidationError
+from backend.inventory.journal import Journal, journaled, journaled_sync
 from backend.inventory.paths import Paths, private_dir
 from backend.inventory.store import Store
 from backend.network.records import KeyPair
@@ -78,7 +79,8 @@ def _row_to_keypair(row: dict[str, Any]) -> KeyPair:
 
 
 class KeyPairs:
-    def __init__(self, store: Store, paths: Paths, audit: Audit) -> None:
+    def __init__(self, store: Store, paths: Paths, audit: Audit, journal: Journal) -> None:
+        self.journal = journal
         self.store = store
         self.paths = paths
         self.audit = audit
@@ -113,6 +115,7 @@ class KeyPairs:
             db.table("keypairs").insert(row)
         return _row_to_keypair(row)
 
+    @journaled_sync("keypair.import")
     def import_key(self, name: str, public_key: str | Path, private_key: str | Path = ""
                    ) -> KeyPair:
         """Import an OpenSSH public key (its text, or a path to a .pub file)."""
@@ -130,6 +133,7 @@ class KeyPairs:
                 private = str(validate.existing_file(private_key, "private key file"))
             return self._insert(name, text, private)
 
+    @journaled("keypair.create")
     async def create(self, name: str, key_type: str = "ed25519") -> KeyPair:
         """Generate a new pair with ssh-keygen; the private key stays in LECS_HOME/keys (0600)."""
         with self.audit.track("keypair.create", name, {"name": name, "type": key_type}):
@@ -141,7 +145,9 @@ class KeyPairs:
                 raise LecsError("ssh-keygen is not installed (apt-get install openssh-client)")
             private_dir(self.keys_dir)
             path = self.keys_dir / name
-            for stale in (path, path.with_suffix(".pub")):
+            pub = Path(str(path) + ".pub")  # not with_suffix: "a.b" must not touch "a.pub"
+            journal.effect("keypair.sync", name=name, files=[str(path), str(pub)])
+            for stale in (path, pub):
                 stale.unlink(missing_ok=True)
             proc = await asyncio.create_subprocess_exec(
                 keygen, "-q", "-t", key_type, "-N", "", "-C", f"lecs-{name}", "-f", str(path),
@@ -152,8 +158,8 @@ class KeyPairs:
             if proc.returncode != 0:
                 raise LecsError(f"ssh-keygen failed: {err.decode(errors='replace').strip()}")
             os.chmod(path, 0o600)
-            pub = Path(str(path) + ".pub")
             os.chmod(pub, 0o600)
+            journal.step("generated")
             try:
                 return self._insert(name, pub.read_text(), str(path))
             except BaseException:
@@ -168,9 +174,24 @@ class KeyPairs:
             if users:
                 names = ", ".join(sorted(u["name"] for u in users))
                 raise ConflictError(f"key pair {name!r} is in use by {names}")
-            with self.store.transaction() as db:
-                db.table("keypairs").delete(name)
             owned = self.keys_dir / name
-            if pair.private_key_path == str(owned):
-                owned.unlink(missing_ok=True)
-                Path(str(owned) + ".pub").unlink(missing_ok=True)
+            files = [str(owned), str(owned) + ".pub"] if pair.private_key_path == str(owned) else []
+            with self.journal.sync_operation("keypair.delete", name) as op:
+                op.effect("keypair.sync", name=name, files=files)
+                with self.store.transaction() as db:
+                    db.table("keypairs").delete(name)
+                op.step("row")
+                for file in files:
+                    Path(file).unlink(missing_ok=True)
+
+
+def recover(keypairs: KeyPairs, data: dict[str, Any]) -> None:
+    """A killed create or delete (`keypair.sync`): the files lecs made for a pair that has
+    no row (never stored, or deleted) go."""
+    name = str(data["name"])
+    if keypairs.store.row("SELECT name FROM keypairs WHERE name = ?", [name]):
+        return
+    for file in data.get("files", []):
+        path = Path(str(file)).resolve()
+        if path.parent == keypairs.keys_dir.resolve():
+            path.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from backend.inventory import validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
-from backend.inventory.journal import Journal, effect, journaled, step
+from backend.inventory.journal import Journal, effect, journaled, journaled_sync, step
 from backend.inventory.locks import Locks
 from backend.inventory.paths import Paths, private_dir
 from backend.inventory.records import Disk, DiskState, InstanceState
@@ -278,6 +278,7 @@ class Disks:
                 self._set(row["id"], state=before, size_gib=size)
             return self.get(row["id"])
 
+    @journaled_sync("disk.update")
     def set_delete_with_instance(self, ref: str, value: bool) -> Disk:
         with self.audit.track("disk.update", ref, {"delete_with_instance": value}) as t:
             row = self.row(ref)
