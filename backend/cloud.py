@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.compute.catalogue import Catalogue
@@ -190,6 +191,16 @@ class Cloud:
         from backend.compute.watch import InstanceWatcher
 
         return InstanceWatcher(self.driver.rundir, changed)
+
+    def unowned_files(self) -> list[Path]:
+        """Files under LECS_HOME no row owns: reported, never removed (inventory/sweep.py)."""
+        from backend.inventory.sweep import unowned
+
+        return unowned(self.paths, self.store)
+
+    def recovery_failures(self) -> list[str]:
+        """Recoveries that raised at this start (left in the journal for the next one)."""
+        return list(self.journal.failures)
 
     def host_facts(self) -> HostFacts:
         import psutil

@@ -122,3 +122,15 @@ def test_full_disk_still_lists_shows_stops_and_deletes(small_home: Path,
     filler.unlink()
     assert lecs(home, "instance", "delete", "f2", "--yes").returncode == 0
     assert json.loads(lecs(home, "instance", "list", "--json").stdout) == []
+
+
+def test_doctor_reports_files_no_row_owns(home: Path, tiny_guest: Path) -> None:
+    assert lecs(home, "disk", "create", "keep", "--size", "1").returncode == 0
+    stray = home / "disks" / "copied-by-hand.qcow2"
+    stray.write_bytes(b"not ours")
+    checks = {c["check"]: c for c in json.loads(lecs(home, "doctor", "--json").stdout)}
+    assert not checks["unowned files"]["ok"]
+    assert str(stray) in checks["unowned files"]["detail"]
+    assert "keep" not in checks["unowned files"]["detail"]
+    assert stray.exists()  # reported, never removed
+    assert checks["recovery"]["ok"]

@@ -36,6 +36,14 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
     add("tiny guest", manifest.exists(),
         str(guest_dir()) if manifest.exists()
         else "not built: python sample_data/build_guest.py", required=False)
+    stray = cloud.unowned_files()
+    add("unowned files", not stray,
+        "none" if not stray else f"{len(stray)} under {cloud.paths.home} belong to no"
+        f" resource (yours? lecs leaves them be): {', '.join(str(p) for p in stray[:3])}",
+        required=False)
+    failed = cloud.recovery_failures()
+    add("recovery", not failed, "nothing left by a killed operation" if not failed
+        else f"{len(failed)} not recovered, retried at the next start: {failed[0]}")
     add("user", True, f"uid {os.getuid()}", required=False)
     return results
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
@@ -139,6 +140,12 @@ class LecsApp(StorageActions):
     def on_mount(self) -> None:
         self.query_one(HostHeader).set_instances(self.instances)
         self._schedule_poll()
+        # A closed terminal (SIGHUP) or a kill (SIGTERM) ends the dashboard like `q`: the
+        # operations in progress are cancelled and clean up after themselves; instances
+        # keep running. Only SIGKILL leaves work for the next start's recovery.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.exit)
 
     def on_ready(self) -> None:
         # Host facts (a subprocess, psutil), alarm notices and the sampler start once the
@@ -160,6 +167,9 @@ class LecsApp(StorageActions):
         gc.enable()
 
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         gc.unfreeze()  # the app is going: let its objects be collected again
         gc.enable()  # in case it goes before its first frame
         await self.live.close()
