@@ -134,3 +134,22 @@ def test_doctor_reports_files_no_row_owns(home: Path, tiny_guest: Path) -> None:
     assert "keep" not in checks["unowned files"]["detail"]
     assert stray.exists()  # reported, never removed
     assert checks["recovery"]["ok"]
+
+
+def test_a_locked_inventory_can_still_be_read(home: Path, tiny_guest: Path) -> None:
+    """Another process holding the write lock (a long transaction) never blocks reading."""
+    import sqlite3
+
+    assert lecs(home, "disk", "create", "r1", "--size", "1").returncode == 0
+    holder = sqlite3.connect(home / "lecs.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE disks SET size_gib = size_gib")
+        for verb in (("disk", "list"), ("instance", "list"), ("image", "list"),
+                     ("event", "list")):
+            result = lecs(home, *verb)
+            assert result.returncode == 0, result.stderr
+        assert "r1" in lecs(home, "disk", "list").stdout
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
