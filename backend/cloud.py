@@ -170,7 +170,13 @@ class Cloud:
 
             keypairs.recover(self.keypairs, data)
 
+        async def network_sync(action: str, data: dict[str, Any]) -> None:
+            from backend.network import networks
+
+            networks.recover(self.networks, action, data)
+
         self.journal.handle("image.purge", image_purge)
+        self.journal.handle("network.sync", network_sync)
         self.journal.handle("keypair.sync", keypair_sync)
         self.journal.handle("backup.sync", backup_sync)
         self.journal.handle("snapshot.sync", snapshot_sync)

@@ -69,7 +69,7 @@ class InstanceNetworking:
         from backend.network.networks import Networks
 
         return Networks(self.store, self.paths, self.audit,
-                        Enforcer(self.store, self.driver, self.locks))
+                        Enforcer(self.store, self.driver, self.locks), self.journal)
 
     @cached_property
     def enforcer(self) -> Enforcer:

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from backend.drivers.qemu import bridge
-from backend.inventory import validate
+from backend.inventory import journal, validate
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, NotFoundError, ValidationError
 from backend.inventory.ids import new_id
+from backend.inventory.journal import Journal, journaled_sync
 from backend.inventory.paths import Paths, private_dir
 from backend.inventory.store import Store
 from backend.network import nft
@@ -29,7 +30,9 @@ def _network(row: dict[str, Any]) -> Network:
 
 
 class Networks:
-    def __init__(self, store: Store, paths: Paths, audit: Audit, enforcer: Enforcer) -> None:
+    def __init__(self, store: Store, paths: Paths, audit: Audit, enforcer: Enforcer,
+                 journal: Journal) -> None:
+        self.journal = journal
         self.store = store
         self.paths = paths
         self.audit = audit
@@ -49,6 +52,7 @@ class Networks:
             raise NotFoundError(f"network {ref!r} not found")
         return _network(row)
 
+    @journaled_sync("network.create")
     def create(self, name: str, cidr: str, netns: str = "") -> Network:
         params = {"name": name, "cidr": cidr, "netns": netns}
         with self.audit.track("network.create", name, params) as t:
@@ -72,8 +76,11 @@ class Networks:
             row = {"id": network_id, "name": name, "cidr": str(net),
                    "bridge": bridge.BRIDGE_PREFIX + network_id[4:], "netns": netns,
                    "created_at": time.time()}
+            # Killed from here on, recovery brings it up (network.sync): `up` is idempotent.
+            journal.effect("network.sync", network=network_id)
             with self.store.transaction() as db:
                 db.table("networks").insert(row)
+            journal.step("row")
             created = _network(row)
             try:
                 self.up(created)
@@ -84,6 +91,7 @@ class Networks:
                 raise
             return created
 
+    @journaled_sync("network.delete")
     def delete(self, ref: str) -> None:
         with self.audit.track("network.delete", ref) as t:
             net = self.get(ref)
@@ -93,7 +101,9 @@ class Networks:
             if users:
                 raise ConflictError(f"network {net.name!r} is in use by "
                                     + ", ".join(sorted(u["name"] for u in users)))
+            journal.effect("network.sync", network=net.id)  # killed: the delete is finished
             self.down(net)
+            journal.step("down")
             with self.store.transaction() as db:
                 db.table("networks").delete(net.id)
 
@@ -201,3 +211,17 @@ class Networks:
                     bridge.dnsmasq_stop(state)
                     removed.append(f"dnsmasq {state.name}")
         return removed
+
+
+def recover(networks: Networks, action: str, data: dict[str, Any]) -> None:
+    """A killed network create is brought up (its row was stored), a killed delete finished."""
+    row = networks.store.row("SELECT * FROM networks WHERE id = ?", [str(data["network"])])
+    if row is None:
+        return  # never stored, or deleted: nothing of it is on the host any more
+    net = _network(row)
+    if action == "network.delete":
+        networks.down(net)
+        with networks.store.transaction() as db:
+            db.execute("DELETE FROM networks WHERE id = ?", [net.id])
+    else:
+        networks.up(net)
