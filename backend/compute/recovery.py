@@ -26,13 +26,10 @@ if TYPE_CHECKING:
 
 async def kill_proven(inst: Instances, instance_id: str, recorded_pid: int | None) -> None:
     """Stop the QEMU that its pid file and command line prove is this instance's, if any."""
-    from backend.drivers.qemu import process
-
-    rundir = inst.driver.rundir(instance_id)
     live, pid = inst.driver.liveness(instance_id, recorded_pid)
-    pids = {pid} if live is Liveness.ALIVE and pid else set()
-    pids.update(process.find(rundir))  # launched, pid file not yet written
-    for found in sorted(pids):
+    # No proven pid: a QEMU launched by a process killed before its pid file was read.
+    pids = [pid] if live is Liveness.ALIVE and pid else inst.driver.unrecorded(instance_id)
+    for found in pids:
         await inst.driver.quit(instance_id, found)
 
 

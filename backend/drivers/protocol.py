@@ -27,6 +27,10 @@ class Driver(Protocol):
         """str(rundir(id)) without building a Path (listing 1,000 instances: ~3 ms)."""
         ...
 
+    def unrecorded(self, instance_id: str) -> list[int]:
+        """Live QEMUs of this instance that no pid file names (recovery only)."""
+        ...
+
     def check(self) -> None:
         """Raise a one-line error if this host cannot launch instances now."""
         ...

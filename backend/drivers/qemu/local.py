@@ -49,6 +49,9 @@ class LocalDriver:
     def rundir_text(self, instance_id: str) -> str:
         return f"{self.paths.runtime}{os.sep}{instance_id}"  # == str(rundir(instance_id))
 
+    def unrecorded(self, instance_id: str) -> list[int]:
+        return process.find(self.rundir(instance_id))
+
     def check(self) -> None:
         """QEMU is there to launch (else a one-line error before anything is made)."""
         if shutil.which("qemu-system-x86_64") is None:
