@@ -104,7 +104,8 @@ class Cloud:
     def metrics(self) -> Metrics:
         from backend.monitoring.service import Metrics
 
-        return Metrics(self.store, self.driver, self.paths, self.audit, self.journal)
+        return Metrics(self.store, self.driver, self.paths, self.audit, self.journal,
+                       on_status=self.instances.follow_status)
 
     @property
     def alarms(self) -> Alarms:
@@ -114,7 +115,10 @@ class Cloud:
     async def open(cls, home: str | None = None) -> Cloud:
         """Open an inventory; on first run register the tiny guest as image `tiny`."""
         cloud = cls(Paths.from_env(home))
+        if cloud.store.read_only:  # it can be read, not recovered: writes are refused
+            return cloud
         await cloud.journal.recover()  # every start is a recovery: before anything else
+        await cloud.instances.follow_paused()  # resume guests an I/O error paused, if it can
         await cloud.images.ensure_tiny()
         return cloud
 

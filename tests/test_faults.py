@@ -153,3 +153,74 @@ def test_a_locked_inventory_can_still_be_read(home: Path, tiny_guest: Path) -> N
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+@pytest.mark.qemu
+def test_a_read_only_inventory_can_still_be_read(small_home: Path, tiny_guest: Path) -> None:
+    """A read-only mount (root cannot be kept out by file modes): lists work, writes are
+    refused with one line, and nothing is changed."""
+    home = small_home
+    assert lecs(home, "disk", "create", "r1", "--size", "1").returncode == 0
+    assert lecs(home, "instance", "create", "ro1", "--image", "tiny", "--type", "t1.nano",
+                "--no-start").returncode == 0
+    before = (home / "lecs.db").read_bytes()
+    subprocess.run(["mount", "-o", "remount,ro", str(home.parent)], check=True)
+    try:
+        for verb in (("instance", "list"), ("instance", "show", "ro1"), ("disk", "list"),
+                     ("image", "list"), ("event", "list"), ("sg", "list")):
+            result = lecs(home, *verb, "--json")
+            assert result.returncode == 0, (verb, result.stderr)
+        names = {d["name"] for d in json.loads(lecs(home, "disk", "list", "--json").stdout)}
+        assert names == {"r1", "ro1-system"}
+        for verb in (("disk", "create", "r2", "--size", "1"), ("instance", "start", "ro1"),
+                     ("instance", "delete", "ro1", "--yes"), ("sg", "create", "web")):
+            one_line(lecs(home, *verb), "the inventory is read-only here")
+        doctor = {c["check"]: c for c in json.loads(lecs(home, "doctor", "--json").stdout)}
+        assert "read-only" in doctor["inventory"]["detail"]
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(home.parent)], check=True)
+    assert (home / "lecs.db").read_bytes() == before
+
+
+def test_a_disk_whose_file_is_gone_shows_as_error(home: Path, tiny_guest: Path) -> None:
+    """Reading checks rows against reality without writing: a missing file is an error with
+    the reason, and the disk can still be deleted."""
+    assert lecs(home, "disk", "create", "gone", "--size", "1").returncode == 0
+    disk = json.loads(lecs(home, "disk", "show", "gone", "--json").stdout)
+    Path(disk["path"]).unlink()
+    shown = json.loads(lecs(home, "disk", "list", "--json").stdout)
+    assert [(d["name"], d["state"]) for d in shown] == [("gone", "error")]
+    assert shown[0]["problem"] == f"its file {disk['path']} is missing"
+    assert "error" in lecs(home, "disk", "list").stdout
+    deleted = lecs(home, "disk", "delete", "gone", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(lecs(home, "disk", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("leaf", [True, False])
+def test_a_symlinked_runtime_dir_is_refused(home: Path, tmp_path: Path, leaf: bool) -> None:
+    """Someone else's link in /tmp (the runtime dir or its parent) is never followed: lecs
+    refuses with one line and leaves the link's target as it was."""
+    from backend.inventory.paths import Paths
+
+    runtime = Paths.from_env(str(home)).runtime
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o755)
+    target.chmod(0o755)
+    link = runtime if leaf else tmp_path / "fake-parent"
+    if leaf:
+        runtime.parent.mkdir(parents=True, exist_ok=True)
+        runtime.symlink_to(target)
+    try:
+        if leaf:
+            one_line(lecs(home, "instance", "list"), "is a symbolic link; refusing to use it")
+        else:  # LECS_RUNTIME_DIR is the user's own choice: resolved, then checked as a dir
+            link.symlink_to(target)
+            env = dict(os.environ, LECS_HOME=str(home), LECS_RUNTIME_DIR=str(link))
+            ok = subprocess.run([sys.executable, "-m", "app.main", "instance", "list"],
+                                env=env, capture_output=True, text=True, cwd=REPO, timeout=60)
+            assert ok.returncode == 0, ok.stderr
+        assert (target.stat().st_mode & 0o777) == (0o755 if leaf else 0o700)
+    finally:
+        if leaf:
+            runtime.unlink()

@@ -38,7 +38,10 @@ def test_a_qemu_slow_to_answer_is_not_killed(home: Path, tiny_guest: Path) -> No
     try:
         rebooted = lecs(home, "instance", "reboot", "h1")
         assert rebooted.returncode == 1 and "internal error" not in rebooted.stderr
-        assert show(home, "h1")["state"] == "running"
+        shown = show(home, "h1")  # alive (pid proven) but silent: "not answering", not error
+        assert shown["state"] == "running" and str(shown["qmp"]).startswith("not answering")
+        text = lecs(home, "instance", "show", "h1").stdout
+        assert "state:     running, not answering" in text
         started = lecs(home, "instance", "start", "h1")
         assert started.returncode == 1 and "it is running" in started.stderr
         assert qemu_pids(str(inst["runtime_dir"])) == [pid]  # no second QEMU

@@ -30,8 +30,9 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
         mode = stat.S_IMODE(path.stat().st_mode)
         add(label, mode == 0o700, f"{path} (mode {mode:o})")
     db_mode = stat.S_IMODE(cloud.paths.db.stat().st_mode)
-    add("inventory", db_mode == 0o600,
-        f"{cloud.paths.db} (mode {db_mode:o}, schema v{cloud.store.version})")
+    read_only = ", read-only: it can be listed, not changed" if cloud.store.read_only else ""
+    add("inventory", db_mode == 0o600 and not read_only,
+        f"{cloud.paths.db} (mode {db_mode:o}, schema v{cloud.store.version}{read_only})")
     manifest = guest_dir() / "manifest.json"
     add("tiny guest", manifest.exists(),
         str(guest_dir()) if manifest.exists()

@@ -10,7 +10,8 @@ from typing import Any
 from app import render
 from app.cli.output import Handler, noun, out, verb
 from backend import Cloud
-from backend.inventory.errors import ValidationError
+from backend.inventory.errors import LecsError, ValidationError
+from backend.inventory.records import InstanceState
 from backend.inventory.validate import tags as parse_tags
 
 
@@ -23,9 +24,10 @@ def _instance_rows(instances: list[Any]) -> str:
          for i in instances])
 
 
-def _instance_detail(inst: Any) -> str:
+def _instance_detail(inst: Any, answer: str = "") -> str:
+    state = inst.state.value + (f", {answer}" if answer else "")
     lines = [
-        f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {inst.state.value}",
+        f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
         f"type:      {inst.type} ({inst.vcpus} vCPU, {inst.memory_mib} MiB)",
         f"image:     {inst.image_name} ({inst.image_id})", f"accel:     {inst.accel}",
         f"pid:       {inst.pid or '-'}", f"uptime:    {render.duration(inst.uptime)}",
@@ -56,7 +58,15 @@ async def instance_list(cloud: Cloud, args: argparse.Namespace) -> None:
 
 async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
     inst = cloud.instances.get(args.instance)
-    out(args, inst, lambda: _instance_detail(inst))
+    answer = ""
+    if inst.state in (InstanceState.RUNNING, InstanceState.PAUSED):
+        try:  # QEMU's own runstate: a guest an I/O error paused shows as paused
+            if await cloud.instances.follow_status(inst.id):
+                inst = cloud.instances.get(inst.id, reconcile=False)
+        except LecsError as exc:  # alive (the pid is proven) but QMP does not answer
+            answer = f"not answering ({exc})"
+    out(args, {**render.to_jsonable(inst), "qmp": answer or "ok"} if args.json else inst,
+        lambda: _instance_detail(inst, answer))
 
 
 async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:

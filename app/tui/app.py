@@ -184,6 +184,11 @@ class LecsApp(StorageActions):
         (monitoring, and its imports, start after it: the first poll fills the column)."""
         return self.cloud.metrics.latest() if self.monitoring else {}
 
+    def not_answering(self) -> set[str]:
+        if not self.monitoring:
+            return set()
+        return {key for key in self.cloud.metrics.status().errors if key != "sampler"}
+
     def _sample_interval(self) -> float:
         return SAMPLE_LIVE if self.pane_name in LIVE_PANES else SAMPLE_IDLE
 

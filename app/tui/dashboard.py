@@ -29,6 +29,10 @@ class Dashboard(Protocol):
 
     def latest_samples(self) -> dict[str, MetricSample]: ...
 
+    def not_answering(self) -> set[str]:
+        """Running instances whose QEMU is alive but did not answer the sampler's QMP."""
+        ...
+
     def find(self, instance_id: str) -> Instance | None: ...
 
     # ---- running an operation, asking first

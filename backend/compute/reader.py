@@ -110,6 +110,23 @@ class InstanceRecords:
     def reconcile(self, ids: builtins.list[str] | None = None) -> builtins.list[str]:
         return reconcile.run(self.store, self.driver, self.audit, self.locks, ids)
 
+    async def follow_status(self, instance_id: str, status: str | None = None) -> bool:
+        """The row follows QEMU's runstate: paused by an I/O error, resumed once space is back
+        (backend/compute/pause.py). `status` is a fresh query-status answer, if known."""
+        from backend.compute import pause
+
+        return await pause.follow(self.store, self.driver, self.audit, self.locks, instance_id,
+                                  status)
+
+    async def follow_paused(self) -> None:
+        """Every paused instance gets a look (at open): resumed where space is back."""
+        if self.store.row("SELECT 1 AS one FROM instances WHERE state = ? LIMIT 1",
+                          [S.PAUSED.value]) is None:
+            return
+        from backend.compute import pause
+
+        await pause.follow_paused(self.store, self.driver, self.audit, self.locks)
+
 DISK_COLUMNS = ("id, name, size_gib, format, role, state, path, instance_id,"
                 " delete_with_instance, encrypted, created_at, backing_image_id, position,"
                 " snapshot_head")  # Disk's fields, in order

@@ -12,7 +12,8 @@ from backend.inventory.locks import Locks
 from backend.inventory.records import InstanceState as S
 from backend.inventory.store import Store
 
-ACTIVE = (S.STARTING, S.RUNNING, S.STOPPING, S.REBOOTING, S.ERROR)
+ACTIVE = (S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING, S.REBOOTING, S.ERROR)
+ALIVE = (S.RUNNING, S.PAUSED)  # a live QEMU behind these rows is as the row says
 
 
 def run(
@@ -24,17 +25,20 @@ def run(
     left behind by a process that is gone means QEMU was killed or crashed: error. A live
     QEMU proven to be the instance's (pid file and command line) behind a row that says
     otherwise — `starting` with no pid after a killed start, `error` after a QMP timeout —
-    is adopted: running, with its pid. Instances busy with an operation (their lock is
+    is adopted: running, with its pid (a `paused` row keeps its state: backend/compute/pause.py
+    follows what QEMU reports). Instances busy with an operation (their lock is
     held) are left alone.
     """
-    sql = "SELECT * FROM instances WHERE state IN (?,?,?,?,?)"
+    sql = f"SELECT * FROM instances WHERE state IN ({','.join('?' * len(ACTIVE))})"
+    if store.read_only:  # it cannot be changed here; the rows are shown as they are
+        return []
     params: list[Any] = [s.value for s in ACTIVE]
     changed: list[str] = []
     for row in store.rows(sql, params):
         if ids is not None and row["id"] not in ids:
             continue
         live, pid = driver.liveness(row["id"], row["pid"])
-        if live is Liveness.ALIVE and row["state"] == S.RUNNING and row["pid"] == pid:
+        if live is Liveness.ALIVE and row["state"] in ALIVE and row["pid"] == pid:
             continue
         if row["state"] == S.ERROR and live is Liveness.ABSENT:
             continue
@@ -48,7 +52,7 @@ def run(
                 continue
             live, pid = driver.liveness(fresh["id"], fresh["pid"])
             if live is Liveness.ALIVE:
-                if fresh["state"] != S.RUNNING or fresh["pid"] != pid:
+                if fresh["state"] not in ALIVE or fresh["pid"] != pid:
                     changed.append(fresh["id"])
                     _adopt(store, audit, fresh, pid)
                 continue

@@ -9,10 +9,10 @@ ALLOWED: dict[str, frozenset[S]] = {
     "start": frozenset({S.STOPPED, S.ERROR}),
     "stop": frozenset({S.RUNNING}),
     "reboot": frozenset({S.RUNNING}),
-    "force-stop": frozenset({S.RUNNING, S.STARTING, S.STOPPING, S.REBOOTING, S.ERROR}),
-    "delete": frozenset({S.PENDING, S.RUNNING, S.STOPPED, S.ERROR, S.STARTING, S.STOPPING,
+    "force-stop": frozenset({S.RUNNING, S.PAUSED, S.STARTING, S.STOPPING, S.REBOOTING, S.ERROR}),
+    "delete": frozenset({S.PENDING, S.RUNNING, S.PAUSED, S.STOPPED, S.ERROR, S.STARTING, S.STOPPING,
                          S.REBOOTING}),
-    "console": frozenset({S.RUNNING, S.STARTING, S.REBOOTING}),
+    "console": frozenset({S.RUNNING, S.PAUSED, S.STARTING, S.REBOOTING}),
 }
 
 

@@ -20,3 +20,4 @@ class GuestCounters:
     mem_available_bytes: int | None = None
     net_in_bytes: int | None = None  # guest view; None where the network mode has no counters
     net_out_bytes: int | None = None
+    run_status: str | None = None  # QEMU's runstate (`query-status`): running, io-error, …

@@ -43,6 +43,8 @@ class Audit:
         error: str = "",
         duration_ms: float = 0.0,
     ) -> None:
+        if self.store.read_only:  # nothing changed: the operation itself was refused
+            return
         self.store.db.table("events").insert({
             "time": time.time(),
             "user": self.user,

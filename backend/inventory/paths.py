@@ -14,13 +14,24 @@ from backend.inventory.errors import LecsError
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make the leaf 0700; refuse a dir owned by someone else."""
+    """Create `path` (and parents) and make the leaf 0700; refuse a dir owned by someone else
+    or a symbolic link (in /tmp anyone could plant one to point lecs at a dir of theirs).
+    The checks never follow a link: lstat, and chmod through a descriptor of the dir itself."""
     path.mkdir(parents=True, exist_ok=True)
-    st = path.stat()
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise LecsError(f"{path} is a symbolic link; refusing to use it (remove it, or set"
+                        " LECS_RUNTIME_DIR / LECS_HOME to a directory of your own)")
+    if not stat.S_ISDIR(st.st_mode):
+        raise LecsError(f"{path} is not a directory; refusing to use it")
     if st.st_uid != os.getuid():
         raise LecsError(f"{path} is owned by uid {st.st_uid}, not by you; refusing to use it")
     if stat.S_IMODE(st.st_mode) != 0o700:
-        path.chmod(0o700)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
     return path
 
 

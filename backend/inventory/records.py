@@ -16,6 +16,7 @@ class InstanceState(enum.StrEnum):
     PENDING = "pending"
     STARTING = "starting"
     RUNNING = "running"
+    PAUSED = "paused"  # QEMU stopped the guest (an I/O error: the host disk is full)
     STOPPING = "stopping"
     STOPPED = "stopped"
     REBOOTING = "rebooting"
@@ -98,6 +99,7 @@ class Disk:
     backing_image_id: str | None = None
     position: int = 0  # order on the instance's bus; the system disk is 0
     snapshot_head: str | None = None  # the snapshot the current contents descend from
+    problem: str = ""  # found when read (its file is gone): shown with state error
 
 
 

@@ -9,6 +9,7 @@ only the steps it runs).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -33,7 +34,12 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        keep_reserve(path.parent)
+        # A read-only inventory (a read-only mount, a file the user may only read) can still
+        # be listed: opened read-only, every write is refused with one line.
+        self.read_only = path.exists() and not (
+            os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+        if not self.read_only:
+            keep_reserve(path.parent)
         try:
             self._open(path)
         except sqlite3.DatabaseError as exc:
@@ -43,7 +49,24 @@ class Store:
                                 " (free some and retry)") from None
             raise LecsError(f"cannot open the inventory {path}: {text}") from None
 
+    def _open_read_only(self, path: Path) -> None:
+        """mode=ro; `immutable` where SQLite cannot even make WAL's shared-memory file (a
+        read-only mount: nobody can change the file there while we read it)."""
+        uri = path.resolve().as_uri()
+        self.conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        try:
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            self.conn.close()
+            self.conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+        if self.version < LATEST:
+            raise LecsError(f"the inventory {path} is read-only here and from an older lecs:"
+                            " it needs write access once to be upgraded")
+
     def _open(self, path: Path) -> None:
+        if self.read_only:
+            self._open_read_only(path)
+            return
         new = not path.exists()
         if new:
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -90,6 +113,8 @@ class Store:
         if conn.in_transaction:
             yield self.db
             return
+        if self.read_only:
+            raise LecsError("the inventory is read-only here: changes need write access to it")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -140,7 +165,8 @@ def keep_reserve(home: Path) -> None:
     reserve = home / RESERVE
     free = _free_bytes(home)
     if free < LOW_BYTES:
-        reserve.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            reserve.unlink(missing_ok=True)
     elif free > 2 * LOW_BYTES and not reserve.exists():
         try:
             fd = os.open(reserve, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from backend.drivers.protocol import Driver
@@ -32,6 +32,8 @@ from backend.monitoring.host import HostSampler
 from backend.monitoring.records import MetricSample
 
 LOCK = "sampler"
+StatusHook = Callable[[str, str], Awaitable[bool]]  # (instance id, QEMU runstate) -> changed
+SAMPLED = (InstanceState.RUNNING.value, InstanceState.PAUSED.value)
 
 
 def _rate(old: int | None, new: int | None, span: float) -> float | None:
@@ -68,7 +70,7 @@ class Sampler:
     def __init__(
         self, store: Store, driver: Driver, history: History, host: HostSampler,
         alarms: Alarms | None, lock_dir: Path, clock: Callable[[], float] = time.time,
-        interval: float = 10.0,
+        interval: float = 10.0, on_status: StatusHook | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
@@ -79,6 +81,8 @@ class Sampler:
         self.lock_path = lock_dir / f"{LOCK}.lock"
         self.clock = clock
         self.interval = interval
+        self.on_status = on_status  # compute follows QEMU's runstate (paused on an I/O error)
+        self.paused: set[str] = set()
         self.latest: dict[str, MetricSample] = {}
         self.errors: dict[str, str] = {}  # newest sampling error per instance
         self.ticks = 0
@@ -125,12 +129,24 @@ class Sampler:
     # ---- one tick ------------------------------------------------------------------
     def _running(self) -> list[tuple[str, int]]:
         rows = self.store.rows(
-            "SELECT id, pid FROM instances WHERE state = ? AND pid IS NOT NULL",
-            [InstanceState.RUNNING.value])
+            "SELECT id, pid, state FROM instances WHERE state IN (?, ?) AND pid IS NOT NULL",
+            list(SAMPLED))
+        self.paused = {r["id"] for r in rows if r["state"] == InstanceState.PAUSED}
         return [(r["id"], int(r["pid"])) for r in rows]
+
+    async def _follow(self, instance_id: str, status: str | None) -> None:
+        """Hand compute a runstate that differs from the row (paused, or running again)."""
+        if self.on_status is None or status is None:
+            return
+        if status != "running" or instance_id in self.paused:
+            try:
+                await self.on_status(instance_id, status)
+            except Exception as exc:  # looked at again next tick
+                self.errors[instance_id] = str(exc) or type(exc).__name__
 
     async def _instance(self, instance_id: str, pid: int, now: float) -> MetricSample | None:
         counters = await self.driver.sample(instance_id, pid)
+        await self._follow(instance_id, counters.run_status)
         prev = self._prev.get(instance_id)
         self._prev[instance_id] = (pid, counters)
         self.errors.pop(instance_id, None)

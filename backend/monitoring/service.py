@@ -18,7 +18,7 @@ from backend.monitoring.catalogue import HOST, METRICS, MetricInfo, metric, pars
 from backend.monitoring.history import History, Point
 from backend.monitoring.host import HostSampler
 from backend.monitoring.records import MetricSample, Statistic
-from backend.monitoring.sampler import Sampler
+from backend.monitoring.sampler import Sampler, StatusHook
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,13 +34,15 @@ class SamplerStatus:
 
 class Metrics:
     def __init__(self, store: Store, driver: Driver, paths: Paths, audit: Audit,
-                 journal: Journal, clock: Callable[[], float] = time.time) -> None:
+                 journal: Journal, clock: Callable[[], float] = time.time,
+                 on_status: StatusHook | None = None) -> None:
         self.store = store
         self.clock = clock
         self.history = History(store, clock)
         self.alarms = Alarms(store, audit, self.history, journal, clock)
         self.sampler = Sampler(store, driver, self.history, HostSampler(paths.home),
-                               self.alarms, paths.runtime / "locks", clock)
+                               self.alarms, paths.runtime / "locks", clock,
+                               on_status=on_status)
 
     # ---- reading (the Metrics pane, the CLI) ---------------------------------------
     @staticmethod

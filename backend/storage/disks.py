@@ -7,6 +7,7 @@ its instance's lock too (always in that order), so no start/stop/delete races it
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -45,12 +46,17 @@ Held = tuple[dict[str, Any], dict[str, Any] | None]  # the disk row, its instanc
 
 
 def disk_of(r: dict[str, Any]) -> Disk:
+    """The record of a row, checked against the file system: a disk whose file is gone is
+    shown as `error` with the reason (reading never writes: the row itself is unchanged)."""
+    state, problem = D(r["state"]), ""
+    if state in (D.AVAILABLE, D.IN_USE) and r["path"] and not os.path.exists(r["path"]):
+        state, problem = D.ERROR, f"its file {r['path']} is missing"
     return Disk(
         id=r["id"], name=r["name"], size_gib=r["size_gib"], format=r["format"], role=r["role"],
-        state=D(r["state"]), path=r["path"], instance_id=r["instance_id"],
+        state=state, path=r["path"], instance_id=r["instance_id"],
         delete_with_instance=bool(r["delete_with_instance"]), encrypted=bool(r["encrypted"]),
         created_at=r["created_at"], backing_image_id=r["backing_image_id"],
-        position=r["position"] or 0, snapshot_head=r.get("snapshot_head"),
+        position=r["position"] or 0, snapshot_head=r.get("snapshot_head"), problem=problem,
     )
 
 

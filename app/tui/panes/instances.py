@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from backend.monitoring.records import MetricSample
 
 S = InstanceState
+NO_ANSWER = "no answer"  # a running QEMU that did not answer QMP in time
 
 
 def ports(inst: Instance) -> str:
@@ -35,15 +36,22 @@ def cpu_cell(inst: Instance, latest: dict[str, MetricSample]) -> tuple[str, str]
 
 
 def instance_row(inst: Instance, now: float,
-                 latest: dict[str, MetricSample] | None = None) -> Row:
+                 latest: dict[str, MetricSample] | None = None,
+                 quiet: set[str] | None = None) -> Row:
+    """One row; `quiet` are the ids whose QEMU lives but does not answer QMP: "no answer",
+    never `error` (the process is there; the guest may be busy or QEMU wedged)."""
     cpu, cpu_style = cpu_cell(inst, latest or {})
+    state = inst.state.value
+    if quiet and inst.id in quiet and inst.state is S.RUNNING:
+        state = NO_ANSWER
     uptime = duration(now - inst.started_at) if inst.state is S.RUNNING and inst.started_at \
         else "-"
     cells = (
-        inst.name, inst.id, inst.state.value, inst.type, f"{inst.vcpus}/{inst.memory_mib}M",
+        inst.name, inst.id, state, inst.type, f"{inst.vcpus}/{inst.memory_mib}M",
         inst.image_name, ports(inst), uptime, tags_text(inst.tags), cpu,
     )
-    styles = ("", "muted", state_style(inst.state), "", "", "", "", "", "muted", cpu_style)
+    styles = ("", "muted", "busy" if state == NO_ANSWER else state_style(inst.state), "", "",
+              "", "", "", "muted", cpu_style)
     fields = {"name": inst.name, "id": inst.id, "state": inst.state.value, "type": inst.type,
               "image": inst.image_name}
     return Row(inst.id, cells, styles, fields, inst.tags)
@@ -101,7 +109,8 @@ class InstancesPane(Pane):
             return
         self._seen = seen
         latest = self.lecs.latest_samples()
-        self.set_rows([instance_row(i, now, latest) for i in instances])
+        quiet = self.lecs.not_answering()
+        self.set_rows([instance_row(i, now, latest, quiet) for i in instances])
 
     # ---- selection -----------------------------------------------------------------
     def selected(self) -> list[Instance]:

@@ -12,6 +12,7 @@ S = InstanceState
 STATE_STYLE = {
     S.RUNNING: "ok", S.ERROR: "bad", S.STOPPED: "stopped", S.DELETED: "stopped",
     S.PENDING: "busy", S.STARTING: "busy", S.STOPPING: "busy", S.REBOOTING: "busy",
+    S.PAUSED: "busy",
 }
 
 

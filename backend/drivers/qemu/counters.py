@@ -161,6 +161,7 @@ class LocalCollector:
             await self.forget(instance_id)
             sess = self._sessions[instance_id] = await self._open(instance_id, pid)
         try:
+            status = await self._call(sess, instance_id, "query-status")
             blocks = _blocks(await self._call(sess, instance_id, "query-blockstats"))
             total = avail = None
             if sess.balloon:
@@ -181,7 +182,7 @@ class LocalCollector:
             t=time.monotonic(), vcpu_seconds=tuple(vcpus), rss_bytes=rss,
             disk_rd_bytes=blocks[0], disk_wr_bytes=blocks[1], disk_rd_ops=blocks[2],
             disk_wr_ops=blocks[3], mem_total_bytes=total, mem_available_bytes=avail,
-            net_in_bytes=net_in, net_out_bytes=net_out)
+            net_in_bytes=net_in, net_out_bytes=net_out, run_status=str(status.get("status")))
 
     async def forget(self, instance_id: str | None = None) -> None:
         """Close the session of one instance (or of all): QEMU frees its monitor at once."""

@@ -99,6 +99,22 @@ class LocalDriver:
 
         return await monitor.query_status(self._qmp(instance_id))
 
+    async def io_errors(self, instance_id: str) -> dict[str, str]:
+        async with self._session(instance_id) as mon:
+            reply = await mon.execute("query-block")
+        found: dict[str, str] = {}
+        for block in reply:
+            if block.get("io-status") in (None, "ok"):
+                continue
+            qdev = str(block.get("qdev") or block.get("device") or "?")  # a QOM path
+            device = next((p for p in qdev.split("/") if p.startswith("dev-")), qdev)
+            found[device] = str(block["io-status"])
+        return found
+
+    async def resume(self, instance_id: str) -> None:
+        async with self._session(instance_id) as mon:
+            await mon.execute("cont")
+
     async def powerdown(self, instance_id: str) -> None:
         async with self._session(instance_id) as mon:
             await mon.execute("system_powerdown")
