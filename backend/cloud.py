@@ -50,7 +50,7 @@ class Cloud:
         self.driver: Driver = driver or LocalDriver(self.paths)
         self.audit = Audit(self.store)
         self.types = Catalogue(self.store)
-        self.journal = Journal(self.store)
+        self.journal = Journal(self.store, self.audit)
         self.images = Images(self.store, self.paths, self.audit, self.journal)
         self.instances = Instances(
             self.store, self.paths, self.audit, self.driver, self.types, self.images,

@@ -197,7 +197,7 @@ async def test_full_image_refusals_dependencies_cli_and_delete(cloud: Cloud) -> 
     qemu("qemu-img", "compare", "-q", data.path, kept.path)  # the kept disk reads the data
     await cloud.disks.delete("c2-data1")
 
-    deleted = cli("image", "delete", "src-full", "--json")
+    deleted = cli("image", "delete", "src-full", "--yes", "--json")
     assert deleted.returncode == 0, deleted.stderr
     assert not (cloud.paths.images / image.id).exists()
     assert not [k for k in cloud.keys.ids() if k.startswith(image.id)]

@@ -30,8 +30,9 @@ def test_alarm_create_list_delete_and_bad_input(home: Path) -> None:
     listed = json.loads(lecs(home, "alarm", "list", "--json").stdout)
     assert [a["name"] for a in listed] == ["hot"]  # the refused ones changed nothing
     assert "avg(host_cpu_util) > 90 for 2x30s" in lecs(home, "alarm", "list").stdout
-    assert json.loads(lecs(home, "alarm", "delete", "hot", "--json").stdout)["name"] == "hot"
-    assert_one_line_error(lecs(home, "alarm", "delete", "hot", check=False),
+    deleted = lecs(home, "alarm", "delete", "hot", "--yes", "--json").stdout
+    assert json.loads(deleted)["name"] == "hot"
+    assert_one_line_error(lecs(home, "alarm", "delete", "hot", "--yes", check=False),
                           "alarm 'hot' not found")
     assert json.loads(lecs(home, "alarm", "list", "--json").stdout) == []
     events = json.loads(lecs(home, "event", "list", "--json").stdout)

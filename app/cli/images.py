@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app import render
-from app.cli.output import noun, out, verb
+from app.cli.output import confirm, destructive, noun, out, verb
 from backend import Cloud
 from backend.inventory.errors import ValidationError
 
@@ -86,6 +86,8 @@ async def image_create_from_instance(cloud: Cloud, args: argparse.Namespace) -> 
 
 
 async def image_delete(cloud: Cloud, args: argparse.Namespace) -> None:
+    image = cloud.images.get(args.image)
+    confirm(args, f"delete image {image.name} ({image.id})")
     cloud.images.delete(args.image)
     out(args, {"deleted": args.image}, lambda: f"deleted image {args.image}")
 
@@ -109,4 +111,4 @@ def register(nouns: Any) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--full", "--with-data", action="store_true", dest="full",
                    help="a full-instance image: the system disk and every attached data disk")
-    verb(im, "delete", image_delete, "delete an image").add_argument("image")
+    destructive(verb(im, "delete", image_delete, "delete an image")).add_argument("image")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from app import render
-from app.cli.output import Handler, noun, out, verb
+from app.cli.output import Handler, confirm, destructive, noun, out, verb
 from backend import Cloud
 from backend.inventory.errors import LecsError, ValidationError
 from backend.inventory.records import InstanceState
@@ -53,6 +52,15 @@ def _instance_detail(inst: Any, answer: str = "") -> str:
 
 async def instance_list(cloud: Cloud, args: argparse.Namespace) -> None:
     instances = cloud.instances.list()
+    wanted_tags = parse_tags(args.tag)
+    if args.state:
+        known = {s.value for s in InstanceState}
+        if args.state not in known:
+            raise ValidationError(f"invalid --state {args.state!r}: one of"
+                                  f" {', '.join(sorted(known - {'deleted'}))}")
+        instances = [i for i in instances if i.state.value == args.state]
+    instances = [i for i in instances
+                 if all(i.tags.get(k) == v for k, v in wanted_tags.items())]
     out(args, instances, lambda: _instance_rows(instances))
 
 
@@ -74,7 +82,8 @@ async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
 
     user_data = check_user_data_file(args.user_data) if args.user_data else None
     inst = await cloud.instances.create(
-        args.name, args.image, args.type, tags=parse_tags(args.tag), disk_gib=args.disk,
+        args.name, args.image, args.type or cloud.types.default(), tags=parse_tags(args.tag),
+        disk_gib=args.disk,
         start=not args.no_start, wait=args.wait, wait_timeout=args.timeout,
         sgs=args.sg or None, keypair=args.keypair, user_data=user_data,
         hostname=args.hostname, network=args.network)
@@ -94,12 +103,7 @@ def _power(verb: str) -> Handler:
 
 async def instance_delete(cloud: Cloud, args: argparse.Namespace) -> None:
     inst = cloud.instances.get(args.instance)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise ValidationError(f"refusing to delete {inst.name} without --yes")
-        answer = input(f"delete instance {inst.name} ({inst.id}) and its system disk? [y/N] ")
-        if answer.strip().lower() not in {"y", "yes"}:
-            raise ValidationError("not deleted")
+    confirm(args, f"delete instance {inst.name} ({inst.id}) and its system disk")
     await cloud.instances.delete(inst.id)
     out(args, {"deleted": inst.id, "name": inst.name}, lambda: f"deleted {inst.name}")
 
@@ -129,12 +133,15 @@ async def instance_ssh(cloud: Cloud, args: argparse.Namespace) -> None:
 
 def register(nouns: Any) -> None:
     ins = noun(nouns, "instance", "instances")
-    verb(ins, "list", instance_list, "list instances")
+    p = verb(ins, "list", instance_list, "list instances")
+    p.add_argument("--tag", action="append", default=[], help="KEY=VALUE: only those tagged so"
+                   " (repeatable: all must match)")
+    p.add_argument("--state", help="only instances in this state (running, stopped, …)")
     verb(ins, "show", instance_show, "show an instance").add_argument("instance")
     p = verb(ins, "create", instance_create, "create (and start) an instance")
     p.add_argument("name")
     p.add_argument("--image", required=True)
-    p.add_argument("--type", required=True)
+    p.add_argument("--type", help="instance type (default: t1.nano, see `lecs type list`)")
     p.add_argument("--disk", type=int, help="system disk size in GiB")
     p.add_argument("--tag", action="append", default=[], help="KEY=VALUE, repeatable")
     p.add_argument("--no-start", action="store_true", help="create stopped")
@@ -155,8 +162,7 @@ def register(nouns: Any) -> None:
                        ("force-stop", "power off at once")):
         verb(ins, name, _power(name), text).add_argument("instance")
     p = verb(ins, "delete", instance_delete, "delete an instance and its system disk")
-    p.add_argument("instance")
-    p.add_argument("--yes", "-y", action="store_true")
+    destructive(p).add_argument("instance")
     p = verb(ins, "tag", instance_tag, "add or remove tags")
     p.add_argument("instance")
     p.add_argument("--tag", action="append", default=[], help="KEY=VALUE to set")

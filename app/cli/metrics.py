@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from app import render
-from app.cli.output import noun, out, verb
+from app.cli.output import confirm, destructive, noun, out, verb
 from backend import Cloud
 from backend.inventory.records import InstanceState
 from backend.monitoring.catalogue import HOST, parse_duration, scope_metrics
@@ -141,10 +141,11 @@ def _rule(a: Alarm) -> str:
 
 async def alarm_list(cloud: Cloud, args: argparse.Namespace) -> None:
     alarms = cloud.alarms.list(args.resource)
-    out(args, alarms, lambda: render.table(
-        ["NAME", "ID", "RESOURCE", "RULE", "STATE", "SINCE", "REASON"],
-        [[a.name, a.id, a.resource, _rule(a), a.state.value, render.when(a.state_changed_at),
-          a.reason] for a in alarms]))
+    names = {i.id: i.name for i in cloud.instances.list(reconcile=False)}
+    out(args, alarms, lambda: render.table(  # as the dashboard shows them: names, OK / ALARM
+        ["NAME", "RESOURCE", "RULE", "STATE", "SINCE", "REASON"],
+        [[a.name, names.get(a.resource, a.resource), _rule(a), a.state.value.upper(),
+          render.when(a.state_changed_at), a.reason] for a in alarms]))
 
 
 async def alarm_show(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -153,16 +154,27 @@ async def alarm_show(cloud: Cloud, args: argparse.Namespace) -> None:
         f"{k}: {v}" for k, v in render.to_jsonable(alarm).items()))
 
 
+def _suggested_name(cloud: Cloud, resource: str, metric: str) -> str:
+    """`web1-cpu_util`, then `web1-cpu_util-2`, … (the dashboard's form suggests the same)."""
+    taken = {a.name for a in cloud.alarms.list()}
+    base = f"{resource}-{metric}"
+    return next(n for i in range(1, 10_000) if (n := base if i == 1 else f"{base}-{i}")
+                not in taken)
+
+
 async def alarm_create(cloud: Cloud, args: argparse.Namespace) -> None:
+    name = args.name or _suggested_name(cloud, args.resource, args.metric)
     alarm = cloud.alarms.create(
-        args.name, args.resource, args.metric, args.comparison, args.threshold,
+        name, args.resource, args.metric, args.comparison, args.threshold,
         period=args.period, periods=args.periods, statistic=args.statistic,
         suppression=args.suppression)
     out(args, alarm, lambda: f"created alarm {alarm.name} ({alarm.id}): {_rule(alarm)}")
 
 
 async def alarm_delete(cloud: Cloud, args: argparse.Namespace) -> None:
-    alarm = cloud.alarms.delete(args.alarm)
+    found = cloud.alarms.get(args.alarm)
+    confirm(args, f"delete alarm rule {found.name} ({found.id})")
+    alarm = cloud.alarms.delete(found.id)
     out(args, {"deleted": alarm.id, "name": alarm.name}, lambda: f"deleted alarm {alarm.name}")
 
 
@@ -181,7 +193,7 @@ def register(nouns: Any) -> None:
         "--resource", help="only alarms of this instance (or 'host')")
     verb(al, "show", alarm_show, "show an alarm rule").add_argument("alarm")
     p = verb(al, "create", alarm_create, "create an alarm rule")
-    p.add_argument("name")
+    p.add_argument("name", nargs="?", help="default: RESOURCE-METRIC")
     p.add_argument("--resource", required=True, help="instance name or id, or 'host'")
     p.add_argument("--metric", required=True, help="e.g. cpu_util (see `lecs metric list`)")
     p.add_argument("--comparison", required=True, help=">, >=, <, <= (or gt, ge, lt, le)")
@@ -191,4 +203,4 @@ def register(nouns: Any) -> None:
     p.add_argument("--periods", default="1", help="consecutive periods to breach (default 1)")
     p.add_argument("--suppression", default="0",
                    help="repeat the notice this often while in alarm (default 0: once)")
-    verb(al, "delete", alarm_delete, "delete an alarm rule").add_argument("alarm")
+    destructive(verb(al, "delete", alarm_delete, "delete an alarm rule")).add_argument("alarm")

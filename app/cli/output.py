@@ -9,6 +9,7 @@ from typing import Any
 
 from app import render
 from backend import Cloud
+from backend.inventory.errors import ValidationError
 
 Handler = Callable[[Cloud, argparse.Namespace], Coroutine[Any, Any, Any]]
 
@@ -26,6 +27,22 @@ def verb(noun: Any, name: str, handler: Handler, help_text: str) -> argparse.Arg
                    help="machine-readable output")
     p.set_defaults(handler=handler)
     return p
+
+
+def destructive(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A verb that deletes or overwrites: it asks on a terminal, and takes --yes."""
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    return p
+
+
+def confirm(args: argparse.Namespace, question: str) -> None:
+    """Ask `question? [y/N]` on a terminal; without one, only --yes goes ahead."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise ValidationError(f"refusing to {question} without --yes")
+    if input(f"{question}? [y/N] ").strip().lower() not in {"y", "yes"}:
+        raise ValidationError("nothing done")
 
 
 def out(args: argparse.Namespace, value: Any, text: Callable[[], str]) -> None:

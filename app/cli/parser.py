@@ -67,10 +67,35 @@ async def _run(args: argparse.Namespace) -> None:
         raise
 
 
+# Verbs that change nothing; every other verb's refusal is in the audit trail.
+READING = frozenset({"list", "show", "watch", "ssh", "console", "console-log", "export",
+                     "tree", "check"})
+RESOURCE_ARGS = ("instance", "disk", "image", "group", "snapshot", "backup", "alarm",
+                 "keypair", "network", "name")
+
+
+def _audit_refusal(cloud: Cloud, args: argparse.Namespace, exc: LecsError) -> None:
+    """A mutating verb refused before the engine recorded anything (a bad tag, a bad size,
+    a name that does not resolve): record it, as the engine records its own refusals."""
+    action = f"{args.noun}.{getattr(args, 'verb', '') or args.noun}"
+    resource = next((str(getattr(args, a)) for a in RESOURCE_ARGS
+                     if isinstance(getattr(args, a, None), str)), "")
+    try:
+        cloud.audit.record(action, resource, {"refused": True}, "failure", str(exc))
+    except LecsError:  # a read-only or busy inventory: the refusal itself is all there is
+        pass
+
+
 async def _operate(args: argparse.Namespace) -> None:
     cloud = await Cloud.open()
+    before = cloud.audit.recorded
     try:
         await args.handler(cloud, args)
+    except LecsError as exc:
+        if getattr(args, "verb", "") not in READING and args.noun != "doctor" \
+                and cloud.audit.recorded == before:
+            _audit_refusal(cloud, args, exc)
+        raise
     finally:
         cloud.close()
 

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from app import render
-from app.cli.output import noun, out, progress_bar, verb
+from app.cli.output import confirm, destructive, noun, out, progress_bar, verb
 from backend import Cloud
 from backend.inventory.errors import ValidationError
 from backend.inventory.records import Disk
 from backend.storage.records import Backup, Snapshot
-
-
-def confirm(args: argparse.Namespace, question: str) -> None:
-    if args.yes:
-        return
-    if not sys.stdin.isatty():
-        raise ValidationError(f"refusing to {question} without --yes")
-    if input(f"{question}? [y/N] ").strip().lower() not in {"y", "yes"}:
-        raise ValidationError("nothing done")
 
 
 def yes_no(value: str) -> bool:
@@ -134,6 +124,7 @@ async def snapshot_rollback(cloud: Cloud, args: argparse.Namespace) -> None:
 
 async def snapshot_delete(cloud: Cloud, args: argparse.Namespace) -> None:
     snap = cloud.snapshots.get(args.snapshot)
+    confirm(args, f"delete snapshot {snap.name} ({snap.id}) of disk {snap.disk_name}")
     await cloud.snapshots.delete(snap.id)
     out(args, {"deleted": snap.id, "name": snap.name}, lambda: f"deleted snapshot {snap.name}")
 
@@ -181,6 +172,7 @@ async def backup_restore(cloud: Cloud, args: argparse.Namespace) -> None:
 
 async def backup_delete(cloud: Cloud, args: argparse.Namespace) -> None:
     backup = cloud.backups.get(args.backup)
+    confirm(args, f"delete backup {backup.name} ({backup.id}) of {backup.instance_name}")
     cloud.backups.delete(backup.id)
     out(args, {"deleted": backup.id, "name": backup.name},
         lambda: f"deleted backup {backup.name}")
@@ -212,8 +204,7 @@ def register(nouns: Any) -> None:
     p.add_argument("disk")
     p.add_argument("--delete-with-instance", required=True, metavar="yes|no")
     p = verb(d, "delete", disk_delete, "delete a disk that is not in use")
-    p.add_argument("disk")
-    p.add_argument("--yes", "-y", action="store_true")
+    destructive(p).add_argument("disk")
 
     s = noun(nouns, "snapshot", "disk snapshots")
     verb(s, "list", snapshot_list, "list snapshots").add_argument("--disk")
@@ -222,9 +213,9 @@ def register(nouns: Any) -> None:
     p.add_argument("disk")
     p.add_argument("--name")
     p = verb(s, "rollback", snapshot_rollback, "roll a disk back (its instance stopped)")
-    p.add_argument("snapshot")
-    p.add_argument("--yes", "-y", action="store_true")
-    verb(s, "delete", snapshot_delete, "delete a snapshot").add_argument("snapshot")
+    destructive(p).add_argument("snapshot")
+    destructive(verb(s, "delete", snapshot_delete, "delete a snapshot")).add_argument(
+        "snapshot")
 
     b = noun(nouns, "backup", "instance backups (all disks together)")
     verb(b, "list", backup_list, "list backups").add_argument("--instance")
@@ -233,6 +224,5 @@ def register(nouns: Any) -> None:
     p.add_argument("instance")
     p.add_argument("--name")
     p = verb(b, "restore", backup_restore, "restore all disks of a stopped instance")
-    p.add_argument("backup")
-    p.add_argument("--yes", "-y", action="store_true")
-    verb(b, "delete", backup_delete, "delete a backup").add_argument("backup")
+    destructive(p).add_argument("backup")
+    destructive(verb(b, "delete", backup_delete, "delete a backup")).add_argument("backup")

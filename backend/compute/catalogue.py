@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 CATALOGUE = REPO / "sample_data" / "instance_types.json"
 
 
+DEFAULT_TYPE = "t1.nano"  # the smallest: a lab machine runs many
+
+
 def load_file(path: Path | None = None) -> list[InstanceType]:
     source = path or Path(os.environ.get("LECS_CATALOGUE", CATALOGUE))
     return [InstanceType(**entry) for entry in json.loads(source.read_text())]
@@ -39,6 +42,13 @@ class Catalogue:
     def list(self) -> list[InstanceType]:
         rows = self.store.rows("SELECT * FROM instance_types ORDER BY vcpus, memory_mib, name")
         return [InstanceType(**row) for row in rows]
+
+    def default(self) -> str:
+        """The type an instance gets when none is asked for (the dashboard's default too)."""
+        names = [t.name for t in self.list()]
+        if not names:
+            raise NotFoundError("no instance types are defined")
+        return DEFAULT_TYPE if DEFAULT_TYPE in names else names[0]
 
     def get(self, name: str) -> InstanceType:
         row = self.store.row("SELECT * FROM instance_types WHERE name = ?", [name])

@@ -13,6 +13,11 @@ from typing import Any
 from backend.inventory.records import Event
 from backend.inventory.store import Store
 
+# Tables whose rows have a name an event may be looked up by (keypairs are named by name).
+NAMED = ("instances", "disks", "images", "security_groups", "snapshots", "backups", "alarms",
+         "networks")
+ATTACHING = "('disk.attach', 'disk.detach', 'sg.attach', 'sg.detach')"
+
 
 def current_user() -> str:
     try:
@@ -33,6 +38,7 @@ class Audit:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.user = current_user()
+        self.recorded = 0  # events this process wrote (the journal audits silent refusals)
 
     def record(
         self,
@@ -45,6 +51,7 @@ class Audit:
     ) -> None:
         if self.store.read_only:  # nothing changed: the operation itself was refused
             return
+        self.recorded += 1
         self.store.db.table("events").insert({
             "time": time.time(),
             "user": self.user,
@@ -75,14 +82,37 @@ class Audit:
             (time.perf_counter() - started) * 1000,
         )
 
+    def resource_ids(self, ref: str) -> list[str]:
+        """Every resource `ref` names (an id, or the name of an instance, disk, image, group,
+        snapshot, backup, alarm, key pair or network), `ref` itself first: events of a
+        refused operation name the resource as it was asked for."""
+        found = [ref]
+        for table in NAMED:
+            for row in self.store.execute(f"SELECT id FROM {table} WHERE name = ?", [ref]):
+                if row[0] not in found:
+                    found.append(str(row[0]))
+        return found
+
     def list(
-        self, resource: str | None = None, limit: int = 200, since_id: int = 0
+        self, resource: str | None = None, limit: int = 200, since_id: int = 0,
+        since: float | None = None, until: float | None = None,
     ) -> list[Event]:
+        """Newest first. `resource` is an id or a name (see `resource_ids`); an instance's
+        events include its disks' and groups' attach and detach."""
         sql = "SELECT * FROM events WHERE id > ?"
         params: list[Any] = [since_id]
         if resource:
-            sql += " AND resource = ?"
-            params.append(resource)
+            ids = self.resource_ids(resource)
+            marks = ",".join("?" * len(ids))
+            sql += (f" AND (resource IN ({marks}) OR (action IN {ATTACHING}"
+                    f" AND json_extract(parameters, '$.instance') IN ({marks})))")
+            params += ids + ids
+        if since is not None:
+            sql += " AND time >= ?"
+            params.append(since)
+        if until is not None:
+            sql += " AND time <= ?"
+            params.append(until)
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         return [

@@ -28,11 +28,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from backend.inventory import crash
 from backend.inventory.ids import new_id
 from backend.inventory.store import Store
+
+if TYPE_CHECKING:
+    from backend.inventory.audit import Audit
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[None]]  # (action, effect data)
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
@@ -128,8 +131,9 @@ class Operation:
 
 
 class Journal:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, audit: Audit | None = None) -> None:
         self.store = store
+        self.audit = audit  # a refused operation that recorded nothing is audited here
         self.handlers: dict[str, Handler] = {}
         self.failures: list[str] = []  # recoveries that raised (shown by `lecs doctor`)
 
@@ -156,10 +160,18 @@ class Journal:
             [op.id, action, resource, MY_PID, MY_START, time.time()],
         )
         token = CURRENT.set(op)
+        recorded = self.audit.recorded if self.audit is not None else 0
         crash.point(f"{action}:begin")
         try:
             yield op
             crash.point(f"{action}:end")
+        except Exception as exc:
+            if self.audit is not None and self.audit.recorded == recorded:
+                # refused before its own audit began (a check, a validation): every refused
+                # mutating operation is in the audit trail too
+                self.audit.record(action, resource, {"refused": True}, "failure",
+                                  str(exc) or type(exc).__name__)
+            raise
         finally:
             CURRENT.reset(token)
             self.write("DELETE FROM operations WHERE id = ?", [op.id])
