@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.test_cli import assert_one_line_error, lecs
@@ -53,6 +54,10 @@ def test_metric_show_samples_on_demand_and_watch(home: Path) -> None:
     assert json.loads(lines[-1])["samples"][0]["resource"] == "host"
     text = lecs(home, "metric", "show", "host").stdout  # history now: no on-demand sample
     assert "host_load_1m" in text and "note:" not in text
+    assert "latest sampled" in text and "s ago)" in text  # the age is always said
+    time.sleep(5.5)  # older than FRESH_S and no sampler runs: sampled afresh, not shown stale
+    again = json.loads(lecs(home, "metric", "show", "host", "--json").stdout)
+    assert "sampled just now" in again["note"] and time.time() - again["sampled_at"] < 5
     assert "cpu_util" in lecs(home, "metric", "list").stdout
 
 

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from app import render
-from app.cli.output import Handler, confirm, destructive, noun, out, verb
+from app.cli.output import Handler, confirm, destructive, noun, out, progress_bar, verb
 from backend import Cloud
 from backend.inventory.errors import LecsError, ValidationError
 from backend.inventory.records import InstanceState
@@ -94,7 +94,11 @@ async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
 def _power(verb: str) -> Handler:
     async def run(cloud: Cloud, args: argparse.Namespace) -> None:
         method = getattr(cloud.instances, verb.replace("-", "_"))
-        kwargs = {"wait": args.wait, "timeout": args.timeout} if verb == "start" else {}
+        kwargs: dict[str, Any] = {}
+        if verb in ("start", "reboot"):
+            kwargs = {"wait": args.wait, "timeout": args.timeout}
+        elif verb == "stop":
+            kwargs = {"timeout": args.timeout, "progress": progress_bar(args)}
         inst = await method(args.instance, **kwargs)
         out(args, inst, lambda: f"{inst.name}: {inst.state.value}")
 
@@ -157,10 +161,15 @@ def register(nouns: Any) -> None:
     p.add_argument("instance")
     p.add_argument("--wait", action="store_true")
     p.add_argument("--timeout", type=float, default=120.0)
-    for name, text in (("stop", "ACPI power-off, then quit after a timeout"),
-                       ("reboot", "reset the instance"),
-                       ("force-stop", "power off at once")):
-        verb(ins, name, _power(name), text).add_argument("instance")
+    p = verb(ins, "stop", _power("stop"), "ACPI power-off (pressed again every 3 s), then"
+             " quit after --timeout")
+    p.add_argument("instance")
+    p.add_argument("--timeout", type=float, default=None, help="seconds (default 30)")
+    p = verb(ins, "reboot", _power("reboot"), "reset the instance")
+    p.add_argument("instance")
+    p.add_argument("--wait", action="store_true", help="until the guest is up again")
+    p.add_argument("--timeout", type=float, default=120.0)
+    verb(ins, "force-stop", _power("force-stop"), "power off at once").add_argument("instance")
     p = verb(ins, "delete", instance_delete, "delete an instance and its system disk")
     destructive(p).add_argument("instance")
     p = verb(ins, "tag", instance_tag, "add or remove tags")

@@ -21,6 +21,8 @@ from backend.inventory.records import InstanceState
 from backend.monitoring.catalogue import HOST, parse_duration, scope_metrics
 from backend.monitoring.records import Alarm, MetricSample
 
+FRESH_S = 5.0  # a latest value older than this is sampled afresh when no sampler runs
+
 
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
@@ -69,21 +71,26 @@ async def metric_show(cloud: Cloud, args: argparse.Namespace) -> None:
     status = cloud.metrics.status()
     latest = cloud.metrics.latest().get(resource)
     note = ""
-    if status.holder_pid is None and running and latest is None:
+    stale = latest is None or time.time() - latest.t > FRESH_S
+    if status.holder_pid is None and running and stale:
         await cloud.metrics.sample_now(1.0)
-        latest = cloud.metrics.latest(max_age=30).get(resource)
+        latest = cloud.metrics.latest(max_age=FRESH_S).get(resource)
         note = ("no sampler is running: sampled just now; keep the dashboard or "
                 "`lecs metric watch` running for history")
     elif not running:
         note = "instance is not running: history only"
+    sampled = None if latest is None else latest.t
     metrics = {m: _summary(cloud, resource, m, since, latest) for m in scope_metrics(resource)}
     sampler = {"pid": status.holder_pid, "interval": status.interval}
     value = {"resource": resource, "name": name, "since": since, "sampler": sampler,
-             "note": note, "metrics": metrics}
+             "sampled_at": sampled, "note": note, "metrics": metrics}
 
     def text() -> str:
         who = f"pid {status.holder_pid}" if status.holder_pid else "none"
         head = f"{name} ({resource}) · last {render.duration(since)} · sampler: {who}"
+        if sampled is not None:
+            age = max(0.0, time.time() - sampled)
+            head += f" · latest sampled {render.when(sampled)} ({age:.0f}s ago)"
         rows = [[m, fmt(d["latest"], d["unit"]), fmt(d["avg"], d["unit"]),
                  fmt(d["min"], d["unit"]), fmt(d["max"], d["unit"]), len(d["series"])]
                 for m, d in metrics.items()]

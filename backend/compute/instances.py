@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 S = InstanceState
 READY_MARKER = b"LECS-GUEST-READY"
 KERNEL_SYSTEM_DISK_GIB = 1
+PRESS_EVERY = 3.0  # seconds between ACPI power-button presses while a stop waits
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 
 
 class Instances(InstanceRecords):
@@ -284,7 +287,8 @@ class Instances(InstanceRecords):
         raise QemuError(f"guest of {inst.name!r} not ready after {timeout:.0f}s")
 
     # ---- power operations ----------------------------------------------------------
-    async def _op(self, op: str, ref: str, params: dict[str, Any] | None = None) -> Any:
+    async def _op(self, op: str, ref: str, params: dict[str, Any] | None = None,
+                  **how: Any) -> Any:
         row = self._row(ref)
         with self.audit.track(f"instance.{op}", row["id"], params or {}):
             async with self.locks.hold(row["id"]):
@@ -298,7 +302,7 @@ class Instances(InstanceRecords):
                     # the row to follow its QEMU (backend/compute/recovery.py).
                     jop.effect("instance.purge" if op == "delete" else "instance.settle",
                                instance=row["id"])
-                    await getattr(self, "_do_" + op.replace("-", "_"))(row, state)
+                    await getattr(self, "_do_" + op.replace("-", "_"))(row, state, **how)
         return self.get(row["id"], reconcile=False) if op != "delete" else None
 
     async def start(self, ref: str, wait: bool = False, timeout: float = 60.0) -> Instance:
@@ -308,13 +312,22 @@ class Instances(InstanceRecords):
             await self.wait_ready(inst.id, timeout)
         return inst
 
-    async def stop(self, ref: str, timeout: float | None = None) -> Instance:
+    async def stop(self, ref: str, timeout: float | None = None,
+                   progress: Progress | None = None) -> Instance:
+        """ACPI power button, pressed again every PRESS_EVERY s (a guest still booting, e.g.
+        right after a reboot, ignores an early press); QEMU is quit after `timeout`."""
         self._pre_reconcile(ref)
-        return await self._op("stop", ref, {"timeout": timeout or self.stop_timeout})
+        timeout = timeout or self.stop_timeout
+        return await self._op("stop", ref, {"timeout": timeout}, timeout=timeout,
+                              progress=progress)
 
-    async def reboot(self, ref: str) -> Instance:
+    async def reboot(self, ref: str, wait: bool = False, timeout: float = 60.0) -> Instance:
+        """Reset; with `wait`, return once the guest is up again (as `start --wait`)."""
         self._pre_reconcile(ref)
-        return await self._op("reboot", ref)
+        inst = await self._op("reboot", ref)
+        if wait:
+            await self.wait_ready(inst.id, timeout)
+        return inst
 
     async def force_stop(self, ref: str) -> Instance:
         self._pre_reconcile(ref)
@@ -332,15 +345,24 @@ class Instances(InstanceRecords):
     async def _do_start(self, row: dict[str, Any], state: S) -> None:
         await self._boot(row["id"], from_state=state)
 
-    async def _do_stop(self, row: dict[str, Any], state: S) -> None:
+    async def _do_stop(self, row: dict[str, Any], state: S, timeout: float = 30.0,
+                       progress: Progress | None = None) -> None:
         instance_id, pid = row["id"], row["pid"]
         self._set(instance_id, state=S.STOPPING.value)
-        try:
-            journal.step("powerdown")
-            await self.driver.powerdown(instance_id)
-            exited = await self.driver.wait_exit(instance_id, pid, self.stop_timeout)
-        except QemuError:
-            exited = False
+        journal.step("powerdown")
+        loop = asyncio.get_running_loop()
+        started, presses, exited = loop.time(), 0, False
+        while not exited and (waited := loop.time() - started) < timeout:
+            presses += 1
+            if progress:
+                progress(waited / timeout, f"waiting for the guest to power off (ACPI button"
+                                           f" pressed {presses}x, quit after {timeout:.0f}s)")
+            try:
+                await self.driver.powerdown(instance_id)
+            except QemuError:  # not answering now: keep waiting for it to exit
+                pass
+            exited = await self.driver.wait_exit(
+                instance_id, pid, min(PRESS_EVERY, timeout - (loop.time() - started)))
         if not exited:
             await self.driver.quit(instance_id, pid)
         self.driver.cleanup(instance_id)
