@@ -96,3 +96,20 @@ def test_every_refused_mutating_verb_is_audited(home: Path, tiny_guest: Path) ->
     lecs(home, "disk", "list")
     after = len(json.loads(lecs(home, "event", "list", "--json", "--limit", "500").stdout))
     assert after == before
+
+
+def test_system_disk_is_as_large_as_the_inventory_says(home: Path, tmp_path: Path) -> None:
+    """#13 item 13: a 64 MiB image gives a system disk of the 1 GiB the inventory states."""
+    import subprocess
+
+    small = tmp_path / "small.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(small), "64M"], check=True)
+    lecs(home, "image", "import", str(small), "--name", "small")
+    for name, extra, gib in (("s1", (), 1), ("s2", ("--disk", "3"), 3)):
+        lecs(home, "instance", "create", name, "--image", "small", "--no-start", *extra)
+        disk = json.loads(lecs(home, "disk", "show", f"{name}-system", "--json").stdout)
+        assert disk["size_gib"] == gib
+        meta = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json",
+                                          disk["path"]], capture_output=True, text=True,
+                                         check=True).stdout)
+        assert meta["virtual-size"] == gib << 30

@@ -180,12 +180,15 @@ class Instances(InstanceRecords):
                     f" ({image_gib} GiB)"
                 )
             backing_format = "qcow2" if source.is_kernel else source.format  # kernel + disk
-            await img.create_overlay(
-                path, Path(source.path), backing_format, cache / f"overlay-{source.id}.qcow2"
-            )
-            if disk_gib is not None and disk_gib << 30 > source.size_bytes:
-                await img.resize(path, disk_gib << 30)
+            # The disk is as large as the inventory says: an image of 64 MiB gives a system
+            # disk of 1 GiB (its size rounded up to whole GiB), never a smaller file.
             size_gib = disk_gib or image_gib
+            grow = size_gib << 30 if size_gib << 30 > source.size_bytes else None
+            if source.is_kernel and disk_gib is None:  # its size_bytes is the kernel's
+                grow = None
+            suffix = f"-{size_gib}g" if grow else ""
+            await img.create_overlay(path, Path(source.path), backing_format,
+                                     cache / f"overlay-{source.id}{suffix}.qcow2", grow)
             backing = source.id
         return {
             "id": disk_id, "name": f"{name}-system", "size_gib": size_gib, "format": "qcow2",

@@ -49,17 +49,20 @@ async def create_blank(path: Path, size_bytes: int) -> None:
     path.chmod(0o600)
 
 
-async def create_overlay(path: Path, backing: Path, backing_format: str, template: Path) -> None:
-    """Create a qcow2 overlay on `backing`.
+async def create_overlay(path: Path, backing: Path, backing_format: str, template: Path,
+                         size_bytes: int | None = None) -> None:
+    """Create a qcow2 overlay on `backing`, `size_bytes` large (default: the backing's size).
 
-    All overlays of one image are byte-identical when new (the header names the backing file
-    by absolute path), so the first is made by qemu-img into `cache` and the rest are copies
-    of that template: create stays O(1) and costs no subprocess.
+    All overlays of one image and size are byte-identical when new (the header names the
+    backing file by absolute path), so the first is made by qemu-img into `template` and the
+    rest are copies of it: create stays O(1) and costs no subprocess.
     """
     if not template.exists():
         tmp = template.with_name(f"{template.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        size = [] if size_bytes is None else [str(size_bytes)]
         await run([
             "create", "-q", "-f", "qcow2", "-b", str(backing), "-F", backing_format, str(tmp),
+            *size,
         ])
         os.replace(tmp, template)
     shutil.copyfile(template, path)
