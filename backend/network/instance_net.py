@@ -152,9 +152,13 @@ class InstanceNetworking:
             fields.update(self.networks.launch_fields(nic))
         else:
             rules = self.enforcer.rules_of(self.enforcer.group_ids(row["id"]))
+            from backend.drivers.qemu import passt
             from backend.network import usermode
 
-            fields["restrict"] = usermode.compile_rules(rules).restrict
+            plan = usermode.compile_rules(rules)
+            fields["restrict"] = plan.restrict
+            if not plan.restrict and passt.available():  # else: slirp alone, unsealed
+                fields["egress"] = passt.HOST if plan.host_loopback else passt.SEALED
         return fields
 
     def view(self, instance_ids: list[str] | None) -> dict[str, dict[str, Any]]:

@@ -47,12 +47,16 @@ echo "127.0.0.1 localhost $name" > /etc/hosts
 
 say network
 ifconfig lo 127.0.0.1 up
-if ifconfig eth0 up 2>/dev/null; then
-    udhcpc -i eth0 -t 5 -T 1 -n -q -s /usr/share/udhcpc/default.script >/dev/null 2>&1 \
-        || say "dhcp on eth0 failed"
-else
-    say "no eth0"
-fi
+# eth0: the forwards (slirp, or a bridge); eth1, if there: user mode's egress (passt). The
+# one configured last sets the default route, so egress leaves through eth1.
+for nic in eth0 eth1; do
+    if ifconfig "$nic" up 2>/dev/null; then
+        udhcpc -i "$nic" -t 5 -T 1 -n -q -s /usr/share/udhcpc/default.script >/dev/null 2>&1 \
+            || say "dhcp on $nic failed"
+    elif [ "$nic" = eth0 ]; then
+        say "no eth0"
+    fi
+done
 
 say services
 printf 'lecs tiny guest\nhostname: %s\n' "$name" > /www/index.html
