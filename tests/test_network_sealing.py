@@ -4,8 +4,12 @@ egress), on real QEMU with the tiny guest."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -14,9 +18,13 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
+from backend.drivers.qemu import bridge
+from backend.network import nft
+from backend.network.records import Direction, Protocol, Rule
 from backend.network.rules import RuleInput
 from backend.network.usermode import NotEnforceable
 from tests.qemu_probe import serial_run
+from tests.test_network_bridge import SERVE, netns, veth_lan  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(shutil.which("passt") is None, reason="apt-get install passt")]
@@ -52,14 +60,14 @@ async def test_default_group_is_sealed_and_a_rule_that_names_the_host_opens_it(
                                                       cidr="127.0.0.1/32", priority=10))
     await cloud.sgs.rule_add("host-access", RuleInput(ports="80", cidr="127.0.0.1/32"))
     plain = await cloud.instances.create("plain", "tiny", "t1.micro")  # `default`
-    named = await cloud.instances.create("named", "tiny", "t1.micro", sgs=["host-access"])
     await cloud.instances.wait_ready(plain.id, timeout=90)
+    # egress allowed by `default`, yet not the host's loopback (on main: via 10.0.2.2)
+    assert await _reaches(plain.runtime_dir, canary, CANARY) == set()
+    named = await cloud.instances.create("named", "tiny", "t1.micro", sgs=["host-access"])
     await cloud.instances.wait_ready(named.id, timeout=90)
     plain_fwd, named_fwd = plain.port_for(80), named.port_for(80)
     assert plain_fwd and named_fwd
-
-    # egress allowed by `default`, yet neither the host's loopback nor another's forward
-    assert await _reaches(plain.runtime_dir, canary, CANARY) == set()
+    # nor another instance's "from this host" forward
     assert await _reaches(plain.runtime_dir, named_fwd, "lecs tiny guest") == set()
     # the rule that names the host's loopback opens both, through passt's gateway only
     assert len(await _reaches(named.runtime_dir, canary, CANARY)) == 1
@@ -76,3 +84,38 @@ async def test_default_group_is_sealed_and_a_rule_that_names_the_host_opens_it(
     with pytest.raises(NotEnforceable, match="every port or none"):
         await cloud.sgs.rule_add("host-access", RuleInput(direction="egress", ports="5432",
                                                           cidr="127.0.0.1/32"))
+
+
+# ---- bridge mode: the host's own services (veth "instances", real kernel and nft) ------
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bridge mode needs root")
+def test_bridge_guest_reaches_the_host_only_through_a_rule_that_names_it(
+    netns: str, veth_lan: dict[str, str],  # noqa: F811 (the fixtures imported above)
+) -> None:
+    from tests.test_network_bridge import _reaches as reaches
+    from tests.test_network_bridge import _rule
+
+    host = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-c", SERVE],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        a = veth_lan["a"]
+        egress = _rule("g", cidr="0.0.0.0/0", priority=100, direction=Direction.EGRESS,
+                       protocol=Protocol.ALL)
+
+        def apply(*rules: Rule) -> None:
+            ports = [nft.Port("ltp-ta", "10.78.0.10", "52:54:00:00:78:10", rules)]
+            bridge.nft(netns, nft.compile_table("lbr-t", ports, {}))
+
+        assert reaches(a, "10.78.0.1")  # no firewall: the host's service is open
+        apply(egress)
+        assert not reaches(a, "10.78.0.1")  # egress allowed is the world, not the host
+        apply(egress, _rule("g", cidr="127.0.0.1/32", priority=10,
+                            direction=Direction.EGRESS))
+        assert reaches(a, "10.78.0.1")  # tcp/80 to the host, named
+        apply(egress, _rule("g", cidr="10.78.0.1/32", priority=10,
+                            direction=Direction.EGRESS, protocol=Protocol.ALL))
+        assert reaches(a, "10.78.0.1")  # or by one of its addresses
+    finally:
+        host.kill()
+        host.wait()
