@@ -23,7 +23,7 @@ def _instance_rows(instances: list[Any]) -> str:
          for i in instances])
 
 
-def _instance_detail(inst: Any) -> str:
+def _instance_detail(inst: Any, egress: str = "") -> str:
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {inst.state.value}",
         f"type:      {inst.type} ({inst.vcpus} vCPU, {inst.memory_mib} MiB)",
@@ -42,6 +42,8 @@ def _instance_detail(inst: Any) -> str:
         lines.append(f"network:   {inst.network} {inst.ip}")
     elif inst.egress_restricted:
         lines.append("egress:    denied (restrict=on)")
+    if egress:
+        lines.append(f"isolation: {egress}")
     for f in inst.forwards:
         lines.append(f"forward:   {f.protocol} {f.host_addr}:{f.host_port} -> guest {f.guest_port}")
     for d in inst.disks:
@@ -56,7 +58,7 @@ async def instance_list(cloud: Cloud, args: argparse.Namespace) -> None:
 
 async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
     inst = cloud.instances.get(args.instance)
-    out(args, inst, lambda: _instance_detail(inst))
+    out(args, inst, lambda: _instance_detail(inst, cloud.sgs.egress_status(inst.id)))
 
 
 async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
