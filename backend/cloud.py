@@ -179,6 +179,15 @@ class Cloud:
 
             networks.recover(self.networks, action, data)
 
+        async def passt_repair(action: str, data: dict[str, Any]) -> None:
+            from backend.network import recovery
+
+            done = recovery.repair_egress(self.store, self.driver, data)
+            if done:
+                self.audit.record("sg.recover", str(data["instance"]),
+                                  {"interrupted": action, "egress": done}, "success", "")
+
+        self.journal.handle("passt", passt_repair)
         self.journal.handle("image.purge", image_purge)
         self.journal.handle("network.sync", network_sync)
         self.journal.handle("keypair.sync", keypair_sync)

@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/launch.py [--runs 7]
 Both sides start the same tiny guest under the same accelerator; the baseline spawns the
 argv lecs would build (daemonized, same sockets) and polls QMP; lecs runs
 `Cloud.instances.create`, which also writes the inventory, the audit event, the overlay and
-the port forwards. Each VM is killed after it answers QMP.
+the port forwards. Each VM is killed after it answers QMP. With passt installed both sides
+also start passt for the egress NIC (user mode's sealed egress).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend import Cloud  # noqa: E402
-from backend.drivers.qemu import monitor, process  # noqa: E402
+from backend.drivers.qemu import monitor, passt, process  # noqa: E402
 from backend.drivers.qemu.argv import build_argv  # noqa: E402
 from backend.inventory.paths import Paths  # noqa: E402
 
@@ -35,8 +36,11 @@ async def bare_once(cloud: Cloud, template_id: str, rundir: Path) -> float:
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
     await proc.wait()
+    if spec.egress:  # the same netdev: bare passt on the egress NIC (backend/drivers/qemu/passt.py)
+        passt.launch(rundir, host_loopback=spec.egress == passt.HOST)
     await monitor.wait_for_socket(spec.qmp_socket, 10)
     took = time.perf_counter() - t0
+    passt.stop(rundir)
     pid = process.read_pid(spec.pidfile)
     if pid:
         process.kill(pid, rundir)

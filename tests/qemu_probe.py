@@ -22,14 +22,24 @@ async def qmp_status(rundir: str | Path) -> str:
 
 
 def qemu_pids(rundir: str | Path) -> list[int]:
-    """Live (non-zombie) processes whose argv names this instance's runtime dir."""
+    """Live (non-zombie) QEMUs whose argv names this instance's runtime dir."""
+    return [pid for pid, argv in _naming(rundir) if "qemu-system" in os.path.basename(argv[0])]
+
+
+def passt_pids(rundir: str | Path) -> list[int]:
+    """Live passt processes (an instance's egress) whose argv names its runtime dir."""
+    return [pid for pid, argv in _naming(rundir) if os.path.basename(argv[0]) == "passt"]
+
+
+def _naming(rundir: str | Path) -> list[tuple[int, list[str]]]:
     marker = str(rundir) + os.sep
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         if proc.info["status"] == psutil.STATUS_ZOMBIE:
             continue
-        if any(marker in arg for arg in proc.info["cmdline"] or []):
-            found.append(proc.pid)
+        argv = proc.info["cmdline"] or []
+        if argv and any(marker in arg for arg in argv):
+            found.append((proc.pid, argv))
     return found
 
 

@@ -10,7 +10,7 @@ import pytest
 from backend import Cloud
 from backend.inventory.errors import ConflictError, StateError
 from backend.inventory.records import InstanceState as S
-from tests.qemu_probe import http_get, qemu_pids, qmp_status
+from tests.qemu_probe import http_get, passt_pids, qemu_pids, qmp_status
 
 pytestmark = pytest.mark.qemu
 
@@ -34,7 +34,7 @@ async def test_full_lifecycle(cloud: Cloud) -> None:
     inst = await cloud.instances.create("life", "tiny", "t1.micro")
     rundir = inst.runtime_dir
     assert await qmp_status(rundir) == "running"
-    assert qemu_pids(rundir) == [inst.pid]
+    assert qemu_pids(rundir) == [inst.pid] and len(passt_pids(rundir)) == 1  # its egress
     for name in ("qmp.sock", "events.sock", "watch.sock", "serial.sock"):
         assert (Path(rundir) / name).stat().st_mode & 0o777 == 0o600
     assert Path(rundir).stat().st_mode & 0o777 == 0o700
@@ -45,7 +45,7 @@ async def test_full_lifecycle(cloud: Cloud) -> None:
 
     stopped = await cloud.instances.stop("life")
     assert stopped.state is S.STOPPED and stopped.pid is None
-    assert qemu_pids(rundir) == []
+    assert qemu_pids(rundir) == [] and passt_pids(rundir) == []
     assert not (Path(rundir) / "qmp.sock").exists()
     with pytest.raises(StateError, match="it is stopped"):
         await cloud.instances.stop("life")
@@ -63,7 +63,7 @@ async def test_full_lifecycle(cloud: Cloud) -> None:
     assert await qmp_status(rundir) == "running"
 
     forced = await cloud.instances.force_stop("life")
-    assert forced.state is S.STOPPED and qemu_pids(rundir) == []
+    assert forced.state is S.STOPPED and qemu_pids(rundir) == [] and passt_pids(rundir) == []
 
     disk_path = Path(forced.disks[0].path)
     assert disk_path.exists()

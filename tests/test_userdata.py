@@ -35,7 +35,7 @@ async def test_user_data_hostname_and_key_reach_the_guest(
     cloud: Cloud, tmp_path: Path
 ) -> None:
     key = tmp_path / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nocloud@test",
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nocloud@test: laptop",
                     "-f", str(key)], check=True, stdin=subprocess.DEVNULL)
     pair = cloud.keypairs.import_key("lab", Path(str(key) + ".pub"), key)
     inst = await cloud.instances.create("ud1", "tiny", "t1.micro", keypair="lab",
@@ -48,9 +48,10 @@ async def test_user_data_hostname_and_key_reach_the_guest(
     assert "user-data says hello from box-7" in log
     assert "sum is 42" in log
     assert "hostname box-7, 1 ssh key(s)" in log
-    out = await serial_run(inst.runtime_dir, "cat /root/.ssh/authorized_keys; hostname",
-                           "nocloud@test")
-    assert pair.public_key.split()[1] in out
+    out = await serial_run(inst.runtime_dir, "cat /root/.ssh/authorized_keys; echo E=$((1+1))",
+                           "E=2")
+    assert pair.public_key.strip() in out.splitlines() or pair.public_key.strip() in out
+    assert "nocloud@test: laptop" in out  # a comment with ': ' stays the key's own
 
     # `lecs instance ssh`: a stand-in ssh on PATH prints the argv it was given
     fake = tmp_path / "bin"
@@ -70,6 +71,14 @@ async def test_user_data_hostname_and_key_reach_the_guest(
 
     await cloud.instances.delete("ud1")
     assert not seed.exists()
+
+
+async def test_hostname_defaults_to_the_instance_name(cloud: Cloud) -> None:
+    """#13 item 3: no hostname given, the guest is named after the instance."""
+    inst = await cloud.instances.create("web_9", "tiny", "t1.nano", wait=True, wait_timeout=90)
+    out = await serial_run(inst.runtime_dir, "echo H=$(hostname)=", "H=web-9=")
+    assert "H=web-9=" in out
+    await cloud.instances.delete(inst.id)
 
 
 async def test_bad_user_data_and_hostname_are_refused(cloud: Cloud) -> None:

@@ -1,4 +1,4 @@
-"""`lecs doctor`: checks QEMU, qemu-img, the accelerator, dirs and the tiny guest."""
+"""`lecs doctor`: checks QEMU, qemu-img, the accelerator, dirs, the tiny guest, isolation."""
 
 from __future__ import annotations
 
@@ -45,6 +45,10 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
     failed = cloud.recovery_failures()
     add("recovery", not failed, "nothing left by a killed operation" if not failed
         else f"{len(failed)} not recovered, retried at the next start: {failed[0]}")
+    from backend.network import isolation
+
+    for line in isolation.report():  # what each networking mode seals here, and its gaps
+        add(f"isolation ({line.mode})", line.ok, line.detail, required=False)
     add("user", True, f"uid {os.getuid()}", required=False)
     return results
 

@@ -23,7 +23,7 @@ def _instance_rows(instances: list[Any]) -> str:
          for i in instances])
 
 
-def _instance_detail(inst: Any, answer: str = "") -> str:
+def _instance_detail(inst: Any, answer: str = "", egress: str = "") -> str:
     state = inst.state.value + (f", {answer}" if answer else "")
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
@@ -43,6 +43,8 @@ def _instance_detail(inst: Any, answer: str = "") -> str:
         lines.append(f"network:   {inst.network} {inst.ip}")
     elif inst.egress_restricted:
         lines.append("egress:    denied (restrict=on)")
+    if egress:
+        lines.append(f"isolation: {egress}")
     for f in inst.forwards:
         lines.append(f"forward:   {f.protocol} {f.host_addr}:{f.host_port} -> guest {f.guest_port}")
     for d in inst.disks:
@@ -73,8 +75,9 @@ async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
                 inst = cloud.instances.get(inst.id, reconcile=False)
         except LecsError as exc:  # alive (the pid is proven) but QMP does not answer
             answer = f"not answering ({exc})"
-    out(args, {**render.to_jsonable(inst), "qmp": answer or "ok"} if args.json else inst,
-        lambda: _instance_detail(inst, answer))
+    isolation = cloud.sgs.egress_status(inst.id)
+    shown = {**render.to_jsonable(inst), "qmp": answer or "ok", "isolation": isolation}
+    out(args, shown if args.json else inst, lambda: _instance_detail(inst, answer, isolation))
 
 
 async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:

@@ -147,7 +147,9 @@ def register(nouns: Any) -> None:
     p.add_argument("--port", default="", help="PORT or LOW-HIGH (tcp/udp), or 'all'")
     p.add_argument("--cidr", default="", help="source (ingress) or destination (egress);"
                    " default 0.0.0.0/0")
-    p.add_argument("--remote-group", default="", help="a group as peer (bridge mode)")
+    p.add_argument("--source-group", "--remote-group", dest="remote_group", default="",
+                   metavar="NAME|sg-…", help="a group as peer: its instances (bridge mode;"
+                   " user mode refuses it)")
     p.add_argument("--action", default="allow", help="allow|deny")
     p.add_argument("--priority", default="1", help="1-100, lower first; deny wins on ties")
     p.add_argument("--description", default="")

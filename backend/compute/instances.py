@@ -117,7 +117,8 @@ class Instances(InstanceRecords):
         # Before any file exists: what a crash here must take away (compute/recovery.py).
         op.effect("instance.purge", instance=instance_id, disks=disk_ids,
                   files=[str(self.paths.disks / f"{d}.qcow2") for d in disk_ids])
-        net = self.net.prepare(instance_id, name, sgs, keypair, user_data, hostname, network)
+        net = self.net.prepare(instance_id, name, sgs, keypair, user_data, hostname, network,
+                               disk_image=not source.is_kernel)
         made: builtins.list[dict[str, Any]] = []  # system disk, then a full image's data
         try:
             made.append(await self._make_system_disk(disk_ids[0], instance_id, name, source,
@@ -224,9 +225,16 @@ class Instances(InstanceRecords):
             rundir=self.driver.rundir(instance_id), drives=drives, forwards=forwards,
             kernel=image.kernel if image.is_kernel else "",
             initrd=image.initrd if image.is_kernel else "",
-            cmdline=image.cmdline if image.is_kernel else "", mac=mac_for(instance_id),
-            **self.net.launch_fields(row),
+            cmdline=self._cmdline(image, row), mac=mac_for(instance_id),
+            **self.net.launch_fields(row, disk_image=not image.is_kernel),
         )
+
+    def _cmdline(self, image: Image, row: dict[str, Any]) -> str:
+        """A kernel image's command line, plus the hostname (the instance's name unless one
+        was given): the tiny guest takes it from there when it has no seed."""
+        if not image.is_kernel:
+            return ""
+        return f"{image.cmdline} lecs.hostname={self.net.hostname_of(row)}".strip()
 
     def _refresh_ports(self, instance_id: str) -> None:
         """A stopped instance's host ports may have been taken meanwhile: pick new ones."""

@@ -39,6 +39,8 @@ def run(
             continue
         live, pid = driver.liveness(row["id"], row["pid"])
         if live is Liveness.ALIVE and row["state"] in ALIVE and row["pid"] == pid:
+            if ids is not None:  # one instance's (not a listing's): a dead passt restarted
+                driver.repair_egress(row["id"], pid)
             continue
         if row["state"] == S.ERROR and live is Liveness.ABSENT:
             continue

@@ -61,6 +61,14 @@ class Driver(Protocol):
 
     def cleanup(self, instance_id: str, keep_logs: bool = True) -> None: ...
 
+    # User mode's egress NIC (passt): one line for the details, how it was launched, and
+    # the repair a reconcile or recovery runs (a dead passt restarted, an orphan stopped).
+    def egress_status(self, instance_id: str) -> str: ...
+
+    def egress_mode(self, instance_id: str) -> str: ...
+
+    def repair_egress(self, instance_id: str, pid: int | None) -> str: ...
+
     # Monitoring: cumulative counters of one running instance (vCPU time, RSS, disk I/O,
     # guest memory, NIC bytes); the sampler turns deltas into rates. A libvirt driver would
     # read the same from virDomainListGetStats.

@@ -8,6 +8,7 @@ cloud-init in a real cloud image and the tiny guest's init both read it: hostnam
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 MAX_USER_DATA = 32 * 1024  # bytes, as ECS allows
 HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 LABEL = "cidata"
+SLIRP_ADDRESS = "10.0.2.15/24"  # QEMU user-mode networking's first (and only) guest address
 
 
 def hostname(value: str) -> str:
@@ -50,12 +52,42 @@ def user_data(value: bytes | str) -> str:
     return text
 
 
+def _quoted(value: str) -> str:
+    """A YAML double-quoted scalar with everything but printable ASCII escaped: no value,
+    whatever it holds (`: `, `#`, quotes, line breaks), can add a key or change the shape."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
 def meta_data(instance_id: str, host: str, public_keys: list[str]) -> str:
-    lines = [f"instance-id: {instance_id}", f"local-hostname: {host}"]
+    """NoCloud meta-data, one key per line (the tiny guest reads it with sed)."""
+    lines = [f"instance-id: {_quoted(instance_id)}", f"local-hostname: {_quoted(host)}"]
     if public_keys:
         lines.append("public-keys:")
-        lines += [f"  - {key}" for key in public_keys]
+        lines += [f"  - {_quoted(key)}" for key in public_keys]
     return "\n".join(lines) + "\n"
+
+
+def network_config(forwards_mac: str, egress_mac: str) -> str:
+    """Network config (v2) for a cloud image in user mode: its first NIC carries only the
+    forwards (slirp, restricted: a fixed address and no route), the second is the egress
+    (passt: DHCP, the default route). Matched by MAC, named eth0 and eth1."""
+    return json.dumps({"version": 2, "ethernets": {
+        "forwards": {"match": {"macaddress": forwards_mac}, "set-name": "eth0",
+                     "addresses": [SLIRP_ADDRESS], "dhcp4": False},
+        "egress": {"match": {"macaddress": egress_mac}, "set-name": "eth1", "dhcp4": True,
+                   "optional": True},
+    }}, indent=1) + "\n"
 
 
 def _add(iso: pycdlib.PyCdlib, name: str, iso_name: str, data: bytes) -> None:
@@ -63,7 +95,7 @@ def _add(iso: pycdlib.PyCdlib, name: str, iso_name: str, data: bytes) -> None:
                joliet_path=f"/{name}")
 
 
-def write_seed(path: Path, meta: str, user: str = "") -> Path:
+def write_seed(path: Path, meta: str, user: str = "", network: str = "") -> Path:
     """Write the seed ISO to `path` (0600), atomically."""
     import pycdlib  # only when a seed is written: keeps it off the start-up path
 
@@ -72,6 +104,8 @@ def write_seed(path: Path, meta: str, user: str = "") -> Path:
     try:
         _add(iso, "meta-data", "METADATA", meta.encode())
         _add(iso, "user-data", "USERDATA", user.encode())
+        if network:
+            _add(iso, "network-config", "NETWORKC", network.encode())
         tmp = path.with_name(f".{path.name}.tmp")
         fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:

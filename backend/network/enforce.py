@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.drivers.protocol import Driver
+from backend.drivers.qemu import passt
 from backend.drivers.qemu.argv import ForwardSpec
 from backend.inventory import journal
 from backend.inventory.locks import Locks
@@ -108,7 +109,15 @@ class Enforcer:
             want = "deny" if compiled.restrict else "allow"
             raise NotEnforceable(
                 f"user-mode networking cannot {want} egress of running instance"
-                f" {row['name']!r} live (restrict=on is fixed when QEMU starts): stop it"
+                f" {row['name']!r} live (its egress NIC is fixed when QEMU starts): stop it"
+                " first, or use bridge mode, which applies egress rules live")
+        launched = self.driver.egress_mode(instance_id) if live else ""
+        if launched in (passt.SEALED, passt.HOST) and compiled.host_loopback != (
+                launched == passt.HOST):
+            want = "open" if compiled.host_loopback else "close"
+            raise NotEnforceable(
+                f"user-mode networking cannot {want} the host's loopback to running instance"
+                f" {row['name']!r} live (passt maps it when the instance starts): stop it"
                 " first, or use bridge mode, which applies egress rules live")
         return change
 

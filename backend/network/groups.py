@@ -177,6 +177,16 @@ class SecurityGroups:
             raise NotFoundError(f"instance {ref!r} not found")
         return row
 
+    def egress_status(self, instance: str) -> str:
+        """One line for an instance's details: what its egress reaches now, gaps named
+        ("" for a stopped instance, or one on a bridge network: its rules say it all)."""
+        inst = self.store.row("SELECT * FROM instances WHERE id = ?",
+                              [self._instance(instance)["id"]])
+        if inst is None or self.enforcer.network_of(inst["id"]) or inst["state"] not in (
+                "running", "rebooting"):
+            return ""
+        return self.enforcer.driver.egress_status(inst["id"])
+
     @journaled("sg.attach")
     async def attach(self, instance: str, ref: str) -> SecurityGroup:
         with self.audit.track("sg.attach", ref, {"instance": instance, "group": ref}) as t:

@@ -94,8 +94,11 @@ class InstanceNetworking:
     def prepare(
         self, instance_id: str, name: str, sgs: list[str] | None, keypair: str | None,
         user_data: bytes | str | None, hostname: str | None, network: str | None,
+        disk_image: bool = False,
     ) -> Prepared:
-        """Validate and plan; nothing is stored yet (the seed ISO is written, see discard)."""
+        """Validate and plan; nothing is stored yet (the seed ISO is written, see discard).
+        An instance of a disk image (a cloud image: cloud-init) always gets a seed: its
+        hostname and, in user mode, which NIC is which (`cloudinit.network_config`)."""
         from backend.network import cloudinit, usermode
         from backend.network.enforce import check_rules_for_mode
         from backend.network.groups import DEFAULT
@@ -123,12 +126,23 @@ class InstanceNetworking:
         host = cloudinit.hostname(hostname) if hostname else ""
         prepared.instance_fields.update(key_pair=key.name if key else "", hostname=host,
                                         user_data=text)
-        if key or text or host:
-            prepared.seed = self.write_seed(instance_id, name, prepared.instance_fields)
+        if key or text or host or disk_image:
+            prepared.seed = self.write_seed(instance_id, name, prepared.instance_fields,
+                                            user_mode=net is None and disk_image)
         return prepared
 
-    def write_seed(self, instance_id: str, name: str, fields: dict[str, Any]) -> Path:
+    @staticmethod
+    def hostname_of(row: dict[str, Any]) -> str:
+        """The guest's hostname: the one given, else one made from the instance's name."""
         from backend.network import cloudinit
+
+        return str(row.get("hostname") or cloudinit.hostname_for(row["name"]))
+
+    def write_seed(self, instance_id: str, name: str, fields: dict[str, Any],
+                   user_mode: bool = False) -> Path:
+        from backend.drivers.qemu.argv import egress_mac
+        from backend.network import cloudinit
+        from backend.network.ports import mac_for
 
         keys = []
         if fields.get("key_pair"):
@@ -136,25 +150,33 @@ class InstanceNetworking:
         host = fields.get("hostname") or cloudinit.hostname_for(name)
         meta = cloudinit.meta_data(instance_id, host, keys)
         private_dir(self.paths.home / "seeds")
+        network = ""
+        if user_mode:
+            mac = mac_for(instance_id)
+            network = cloudinit.network_config(mac, egress_mac(mac))
         return cloudinit.write_seed(self.seed_path(instance_id), meta,
-                                    fields.get("user_data") or "")
+                                    fields.get("user_data") or "", network)
 
-    def launch_fields(self, row: dict[str, Any]) -> dict[str, Any]:
+    def launch_fields(self, row: dict[str, Any], disk_image: bool = False) -> dict[str, Any]:
         """LaunchSpec keyword arguments for the instance in `row` (an instances row)."""
         fields: dict[str, Any] = {}
-        if row.get("key_pair") or row.get("user_data") or row.get("hostname"):
+        nic = self.store.row("SELECT * FROM nics WHERE instance_id = ?", [row["id"]])
+        if row.get("key_pair") or row.get("user_data") or row.get("hostname") or disk_image:
             seed = self.seed_path(row["id"])
             if not seed.exists():
-                self.write_seed(row["id"], row["name"], row)
+                self.write_seed(row["id"], row["name"], row, user_mode=not nic and disk_image)
             fields["seed"] = str(seed)
-        nic = self.store.row("SELECT * FROM nics WHERE instance_id = ?", [row["id"]])
         if nic:
             fields.update(self.networks.launch_fields(nic))
         else:
             rules = self.enforcer.rules_of(self.enforcer.group_ids(row["id"]))
+            from backend.drivers.qemu import passt
             from backend.network import usermode
 
-            fields["restrict"] = usermode.compile_rules(rules).restrict
+            plan = usermode.compile_rules(rules)
+            fields["restrict"] = plan.restrict
+            if not plan.restrict and passt.available():  # else: slirp alone, unsealed
+                fields["egress"] = passt.HOST if plan.host_loopback else passt.SEALED
         return fields
 
     def view(self, instance_ids: list[str] | None) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,9 @@ Two tables per network, replaced together in one transaction:
   dropped, then the rules of all its groups in evaluation order (priority, deny first at
   equal priority), then drop. An egress allow `return`s so the peer's ingress chain still
   decides. Per group a set of the member addresses on this network, for rules that name a
-  group as peer. DHCP with the network's own dnsmasq always passes.
+  group as peer. DHCP with the network's own dnsmasq always passes. Traffic from a NIC to
+  the host itself (input hook) passes only the egress rules that name the host
+  (`host_rules`): "egress allowed" is the outside world, never the host's own services.
 - `bridge`: stateless guards at layer 2 that make an address in the inet table mean the
   instance it was given to. From a tap only that NIC's MAC; only IPv4 and ARP (the rule
   model is IPv4, so IPv6 would otherwise pass unfiltered); IPv4 only from the NIC's address
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.network.records import Action, Direction, Protocol, Rule
-from backend.network.rules import ordered
+from backend.network.rules import LOOPBACK, ordered
 
 FAMILY = "bridge"
 Json = dict[str, Any]
@@ -89,6 +91,24 @@ def chain_rules(rules: Iterable[Rule], direction: Direction) -> list[list[Json]]
     return out
 
 
+def host_rules(rules: Iterable[Rule]) -> list[list[Json]]:
+    """The egress rules that name the host, as the input chain of a NIC's traffic to it.
+
+    "Egress allowed" (0.0.0.0/0) is the outside world, not the host: a guest reaches the
+    host's own services only through a rule that names it, 127.0.0.1/32 (the host, any of
+    its addresses: as in user mode) or a CIDR of a host address; else dropped.
+    """
+    out = []
+    for rule in ordered(r for r in rules if r.direction is Direction.EGRESS):
+        if rule.remote_group or ipaddress.ip_network(rule.cidr).prefixlen == 0:
+            continue
+        peer = [] if rule.cidr == LOOPBACK else _peer(rule, "daddr")
+        verdict = {"accept": None} if rule.action is Action.ALLOW else {"drop": None}
+        out.append(peer + _service(rule) + [verdict])
+    out.append([{"drop": None}])
+    return out
+
+
 def compile_table(bridge: str, ports: list[Port], groups: dict[str, list[str]]) -> Json:
     """The `nft -j -f -` document that replaces this network's two tables (see above)."""
     table = table_name(bridge)
@@ -127,7 +147,12 @@ def compile_table(bridge: str, ports: list[Port], groups: dict[str, list[str]]) 
             for expr in chain_rules(port.rules, direction):
                 rule(name, expr)
         rule("forward", [ip("saddr", port.ip), {"jump": {"target": outbound}}])
-        rule("input", [ip("saddr", port.ip), {"jump": {"target": outbound}}])
+        to_host = f"host_{port.tap}"  # the host's own addresses and services (input hook)
+        cmds.append({"add": {"chain": {**base, "name": to_host}}})
+        rule(to_host, [_match({"ct": {"key": "state"}}, "invalid", "in"), {"drop": None}])
+        for expr in host_rules(port.rules):
+            rule(to_host, expr)
+        rule("input", [ip("saddr", port.ip), {"jump": {"target": to_host}}])
     for port in ports:  # ingress after every egress check, so both sides decide
         rule("forward", [ip("daddr", port.ip), {"jump": {"target": f"in_{port.tap}"}}])
         rule("output", [ip("daddr", port.ip), {"jump": {"target": f"in_{port.tap}"}}])

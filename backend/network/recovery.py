@@ -45,3 +45,11 @@ async def sync_forwards(store: Store, driver: Driver, data: dict[str, Any]) -> l
 
 def _key(r: dict[str, Any]) -> tuple[str, str, int, int]:
     return (str(r["protocol"]), str(r["host_addr"]), int(r["host_port"]), int(r["guest_port"]))
+
+
+def repair_egress(store: Store, driver: Driver, data: dict[str, Any]) -> str:
+    """A launch killed around its passt (the journal's `passt`): QEMU alive gets its passt
+    (again), a passt whose QEMU is gone is stopped. Returns what was done ("" = nothing)."""
+    instance_id = str(data["instance"])
+    row = store.row("SELECT pid FROM instances WHERE id = ?", [instance_id])
+    return driver.repair_egress(instance_id, row["pid"] if row else None)

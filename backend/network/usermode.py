@@ -1,10 +1,18 @@
-"""User-mode networking (no root): security groups compiled to QEMU `hostfwd` and `restrict`.
+"""User-mode networking (no root): security groups compiled to slirp forwards and passt.
 
-Ingress allow rules become host port forwards bound to the address the source CIDR implies
-(127.0.0.1/32 → loopback, 0.0.0.0/0 → every address); traffic without a forward never
-reaches the guest, so ingress is deny-by-default. Egress is all or nothing: denied egress
-is `restrict=on` (the guest reaches neither the host nor the outside; forwards still work).
-Anything finer is refused with an error naming bridge mode, which enforces it.
+Ingress allow rules become host port forwards of the slirp NIC (`hostfwd`, changed live),
+bound to the address the source CIDR implies (127.0.0.1/32 → loopback, 0.0.0.0/0 → every
+address); traffic without a forward never reaches the guest, so ingress is deny-by-default.
+The slirp NIC is always `restrict=on`: through it the guest reaches nothing, so slirp's
+10.0.2.2 → host 127.0.0.1 mapping leads nowhere.
+
+Egress goes through a second NIC served by passt (backend/drivers/qemu/passt.py) and is
+all or nothing per destination: `all to 0.0.0.0/0` is the outside world, never the host's
+loopback; `all to 127.0.0.1/32` names the host's loopback (every port of it, and so other
+instances' "from this host" forwards: the guest counts as this host) and needs the world
+allowed too. Denied egress is no passt NIC at all. Anything finer is refused with an error
+naming bridge mode, which enforces it. Without passt installed, egress falls back to slirp
+alone, unsealed, and says so (doctor, instance details).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from dataclasses import dataclass
 
 from backend.inventory.errors import LecsError, ValidationError
 from backend.network.records import Action, Direction, Protocol, Rule
-from backend.network.rules import ANY, LOOPBACK, decide, describe
+from backend.network.rules import ANY, LOOPBACK, decide, describe, ordered
 
 MODE = "user-mode networking"
 MAX_FORWARDS = 64  # per instance: every forwarded port is a listening socket on the host
@@ -36,7 +44,8 @@ class WantedForward:
 @dataclass(frozen=True, slots=True)
 class Plan:
     forwards: tuple[WantedForward, ...]
-    restrict: bool  # egress denied: -netdev user,restrict=on
+    restrict: bool  # egress denied: no egress NIC (and slirp restrict=on)
+    host_loopback: bool = False  # an egress rule names the host's loopback: passt maps it
 
 
 def _refuse(rule: Rule, reason: str) -> NotEnforceable:
@@ -49,10 +58,17 @@ def _refuse(rule: Rule, reason: str) -> NotEnforceable:
 def check_rule(rule: Rule) -> None:
     """Refuse a rule user mode cannot enforce on its own."""
     if rule.remote_group:
-        raise _refuse(rule, "a group as peer needs instances on a shared network")
+        raise _refuse(rule, "a group as peer needs instances on a shared network (here every"
+                            " guest reaches another's forwards as the host itself, so one"
+                            " group cannot be told from another)")
     if rule.direction is Direction.EGRESS:
-        if rule.protocol is not Protocol.ALL or rule.cidr != ANY:
-            raise _refuse(rule, "egress is all-or-nothing here (protocol all to 0.0.0.0/0)")
+        if rule.cidr not in (ANY, LOOPBACK):
+            raise _refuse(rule, "egress goes to the outside world (0.0.0.0/0) or to the"
+                                " host's loopback (127.0.0.1/32), all or nothing")
+        if rule.protocol is not Protocol.ALL:
+            what = ("passt maps the host's loopback whole, every port or none"
+                    if rule.cidr == LOOPBACK else "egress is all-or-nothing here")
+            raise _refuse(rule, f"{what} (protocol all to {rule.cidr})")
         return
     if rule.cidr not in (ANY, LOOPBACK):
         raise _refuse(rule, "forwards admit either loopback (127.0.0.1/32) or any address"
@@ -90,7 +106,24 @@ def compile_rules(rules: Iterable[Rule]) -> Plan:
         raise NotEnforceable(f"{MODE} forwards at most {MAX_FORWARDS} ports per instance"
                              f" ({len(forwards)} allowed); bridge mode has no such limit")
     egress = decide(rules, Direction.EGRESS, Protocol.TCP, 1, REMOTE_PEER)
-    return Plan(tuple(forwards), restrict=egress is Action.DENY)
+    host = host_loopback(rules)
+    if host and egress is Action.DENY:
+        raise NotEnforceable(f"{MODE} reaches the host's loopback only with egress to"
+                             " 0.0.0.0/0 allowed too (passt serves both); bridge mode"
+                             " enforces it")
+    return Plan(tuple(forwards), restrict=egress is Action.DENY, host_loopback=host)
+
+
+def host_loopback(rules: Iterable[Rule]) -> bool:
+    """Whether an egress rule that names the host's loopback (127.0.0.1/32) allows it.
+
+    0.0.0.0/0 contains 127.0.0.1 but does not name it: "egress allowed" is the outside
+    world, and the host's own services are reached only through a rule that says so.
+    """
+    named = [r for r in rules if r.direction is Direction.EGRESS and r.cidr == LOOPBACK]
+    for rule in ordered(named):
+        return rule.action is Action.ALLOW
+    return False
 
 
 def port_is_free(protocol: str, addr: str, port: int) -> bool:

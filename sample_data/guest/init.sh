@@ -30,10 +30,12 @@ done
 userdata=""
 if [ -n "$seed" ] && mkdir -p /mnt/cidata && mount -t iso9660 -o ro "$seed" /mnt/cidata; then
     md=/mnt/cidata/meta-data
-    found=$(sed -n 's/^local-hostname:[[:space:]]*//p' "$md" 2>/dev/null | head -n 1)
+    # meta-data's values are JSON-quoted (backend/network/cloudinit.py): strip the quotes
+    found=$(sed -n 's/^local-hostname:[[:space:]]*"\([^"]*\)"$/\1/p' "$md" 2>/dev/null | head -n 1)
     [ -n "$found" ] && name="$found"
     mkdir -p /root/.ssh && chmod 700 /root/.ssh
-    sed -n 's/^[[:space:]]*-[[:space:]]*\(.* .*\)$/\1/p' "$md" > /root/.ssh/authorized_keys
+    sed -n 's/^[[:space:]]*-[[:space:]]*"\(.* .*\)"$/\1/p' "$md" | sed 's/\\"/"/g; s/\\\\/\\/g' \
+        > /root/.ssh/authorized_keys
     chmod 600 /root/.ssh/authorized_keys
     say "cidata on $seed: hostname $name, $(grep -c . /root/.ssh/authorized_keys) ssh key(s)"
     if [ "$(head -c 2 /mnt/cidata/user-data 2>/dev/null)" = "#!" ]; then
@@ -47,12 +49,16 @@ echo "127.0.0.1 localhost $name" > /etc/hosts
 
 say network
 ifconfig lo 127.0.0.1 up
-if ifconfig eth0 up 2>/dev/null; then
-    udhcpc -i eth0 -t 5 -T 1 -n -q -s /usr/share/udhcpc/default.script >/dev/null 2>&1 \
-        || say "dhcp on eth0 failed"
-else
-    say "no eth0"
-fi
+# eth0: the forwards (slirp, or a bridge); eth1, if there: user mode's egress (passt). The
+# one configured last sets the default route, so egress leaves through eth1.
+for nic in eth0 eth1; do
+    if ifconfig "$nic" up 2>/dev/null; then
+        udhcpc -i "$nic" -t 5 -T 1 -n -q -s /usr/share/udhcpc/default.script >/dev/null 2>&1 \
+            || say "dhcp on $nic failed"
+    elif [ "$nic" = eth0 ]; then
+        say "no eth0"
+    fi
+done
 
 say services
 printf 'lecs tiny guest\nhostname: %s\n' "$name" > /www/index.html

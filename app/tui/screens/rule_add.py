@@ -28,7 +28,9 @@ from backend.network.rules import RuleInput
 CHECKS = ("ports", "cidr", "priority", "rule")
 DEFAULT_CIDR = {"ingress": rules.LOOPBACK, "egress": rules.ANY}
 HINT = ("User mode (default) forwards ingress allow rules from 127.0.0.1/32 (this host) or "
-        "0.0.0.0/0 (anyone); other CIDRs, peer groups and per-port egress need bridge mode.")
+        "0.0.0.0/0 (anyone); egress to 0.0.0.0/0 is the outside world, never this host: "
+        "egress all to 127.0.0.1/32 opens the host's loopback. Other CIDRs, peer groups and "
+        "per-port egress need bridge mode.")
 
 
 def _error(check: Callable[..., object], *args: Any) -> str:

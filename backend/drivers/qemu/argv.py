@@ -24,6 +24,12 @@ class DriveSpec:
         return f"dev-{self.node}"
 
 
+def egress_mac(mac: str) -> str:
+    """The MAC of user mode's second NIC (egress): the first's with its last byte flipped."""
+    head, last = mac.rsplit(":", 1)
+    return f"{head}:{int(last, 16) ^ 0x80:02x}"
+
+
 def qemu_opt(value: str) -> str:
     """Escape a value for QEMU's `key=value,…` option syntax (a comma is doubled)."""
     return value.replace(",", ",,")
@@ -61,6 +67,9 @@ class LaunchSpec:
     cmdline: str = ""
     mac: str = "52:54:00:12:34:56"
     restrict: bool = False  # user-mode NIC: egress denied by the security groups
+    # User mode: "" = slirp alone (restrict as above); "sealed" / "host-loopback" = slirp
+    # restrict=on for the forwards plus a second NIC for egress, served by passt (passt.py)
+    egress: str = ""
     seed: str = ""  # NoCloud seed ISO (label cidata), attached read-only
     tap: str = ""  # bridge mode: the NIC is this tap device instead of user-mode networking
     netns: str = ""  # bridge mode: run QEMU in this network namespace (where the tap lives)
@@ -88,6 +97,14 @@ class LaunchSpec:
     @property
     def serial_log(self) -> Path:
         return self.rundir / "serial.log"
+
+    @property
+    def egress_socket(self) -> Path:  # QEMU listens, passt is handed the connection
+        return self.rundir / "egress.sock"
+
+    @property
+    def egress_mac(self) -> str:
+        return egress_mac(self.mac)
 
     @property
     def pidfile(self) -> Path:
@@ -139,13 +156,21 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
     if spec.tap:
         netdev = f"tap,id=n0,ifname={spec.tap},script=no,downscript=no"
     else:
-        netdev = "user,id=n0" + (",restrict=on" if spec.restrict else "")
+        restrict = spec.restrict or bool(spec.egress)
+        netdev = "user,id=n0" + (",restrict=on" if restrict else "")
         for fwd in spec.forwards:
             netdev += (f",hostfwd={fwd.protocol}:{fwd.host_addr}:{fwd.host_port}"
                        f"-:{fwd.guest_port}")
     argv += [
         "-netdev", netdev,
         "-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=",
+    ]
+    if spec.egress and not spec.tap:
+        argv += [
+            "-netdev", f"stream,id=e0,server=on,addr.type=unix,addr.path={spec.egress_socket}",
+            "-device", f"virtio-net-pci,netdev=e0,mac={spec.egress_mac},romfile=",
+        ]
+    argv += [
         "-device", "virtio-balloon-pci,id=balloon0",
     ]
     argv += list(spec.extra)

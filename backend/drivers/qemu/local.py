@@ -68,17 +68,71 @@ class LocalDriver:
         for stale in ("serial.log", "qemu.err"):
             (spec.rundir / stale).unlink(missing_ok=True)
         pid = await process.spawn(build_argv(spec), spec.rundir)
-        if spec.tap:  # bridge mode: QEMU made the tap; it goes when QEMU goes
-            try:
+        try:
+            if spec.tap:  # bridge mode: QEMU made the tap; it goes when QEMU goes
                 bridge.plug(spec.netns, spec.tap, spec.bridge)
-            except BaseException:
-                process.kill(pid, spec.rundir)
-                raise
+            else:
+                self._start_egress(spec)
+        except BaseException:
+            process.kill(pid, spec.rundir)
+            self._stop_egress(spec.rundir)
+            raise
         for name in process.RUNTIME_FILES:
             sock = spec.rundir / name
             if name.endswith(".sock") and sock.exists():
                 sock.chmod(0o600)
         return pid
+
+    # ---- user mode's egress NIC (backend/drivers/qemu/passt.py) -------------------------
+    def _start_egress(self, spec: LaunchSpec) -> None:
+        from backend.drivers.qemu import passt
+        from backend.inventory import journal
+
+        if not spec.egress:
+            passt.write_mode(spec.rundir, passt.NONE if spec.restrict else passt.UNSEALED)
+            return
+        passt.write_mode(spec.rundir, spec.egress)
+        if journal.CURRENT.get() is not None:  # killed from here on: recovery repairs it
+            journal.effect("passt", instance=spec.instance_id)
+        passt.launch(spec.rundir, host_loopback=spec.egress == passt.HOST)
+
+    def _stop_egress(self, rundir: Path) -> None:
+        from backend.drivers.qemu import passt
+
+        passt.stop(rundir)
+        for name in passt.RUNTIME_FILES:
+            (rundir / name).unlink(missing_ok=True)
+
+    def egress_status(self, instance_id: str) -> str:
+        from backend.drivers.qemu import passt
+
+        return passt.status(self.rundir(instance_id))
+
+    def egress_mode(self, instance_id: str) -> str:
+        from backend.drivers.qemu import passt
+
+        return passt.mode(self.rundir(instance_id))
+
+    def repair_egress(self, instance_id: str, pid: int | None) -> str:
+        """Bring a user-mode instance's passt in line with its QEMU; returns what was done.
+
+        QEMU alive and launched with a passt NIC but no proven passt: a new one is attached
+        (QEMU re-accepts). QEMU gone: its passt, if any, is stopped.
+        """
+        from backend.drivers.qemu import passt
+
+        rundir = self.rundir(instance_id)
+        launched = passt.mode(rundir)
+        live, _pid = process.liveness(rundir, pid)
+        if live is not process.Liveness.ALIVE:
+            return "stopped its passt" if passt.stop(rundir) else ""
+        if launched not in (passt.SEALED, passt.HOST) or passt.proven(rundir) is not None:
+            return ""
+        try:
+            passt.launch(rundir, host_loopback=launched == passt.HOST)
+        except QemuError as exc:  # shown in the details (egress down) until it works
+            return str(exc)
+        return "restarted its passt"
 
     def liveness(self, instance_id: str, pid: int | None) -> tuple[Liveness, int | None]:
         return process.liveness(self.rundir(instance_id), pid)
@@ -150,7 +204,11 @@ class LocalDriver:
             await self.collector.forget(instance_id)
 
     def cleanup(self, instance_id: str, keep_logs: bool = True) -> None:
-        process.clean_runtime(self.rundir(instance_id), keep_logs=keep_logs)
+        """After QEMU is gone: its passt too, then the stale sockets and pid files."""
+        rundir = self.rundir(instance_id)
+        if rundir.exists():
+            self._stop_egress(rundir)
+        process.clean_runtime(rundir, keep_logs=keep_logs)
 
     # ---- storage on a running instance (backend/drivers/qemu/blockdev.py) ----------------------
     async def attach_disk(self, instance_id: str, drive: DriveSpec) -> None:
