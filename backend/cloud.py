@@ -224,6 +224,8 @@ class Cloud:
     def host_facts(self) -> HostFacts:
         import psutil
 
+        from backend.network import isolation
+
         return HostFacts(
             qemu_version=accel.qemu_version(),
             accel=self.driver.accel,
@@ -232,6 +234,7 @@ class Cloud:
             memory_mib=psutil.virtual_memory().total >> 20,
             hostname=platform.node(),
             qemu_binary=accel.qemu_binary() or "",
+            isolation=tuple(line.summary for line in isolation.report()),
         )
 
     def close(self) -> None:

@@ -84,11 +84,32 @@ async def test_pane_shows_groups_rules_and_open_ports(demo_cloud: Cloud) -> None
         assert pane.rules_table.view[0].cells[:6] == ("ingress", "tcp", "8080-8089",
                                                       "0.0.0.0/0", "deny", "5")
         sandbox = [r.cells for r in pane.ports_table.view if r.cells[0] == "lab-sandbox"]
-        assert sandbox[0][2:] == ("default,lockdown", "tcp", "127.0.0.1:40622", "→ 22 (ssh)",
-                                  "denied")
+        assert sandbox[0][1:] == ("stopped", "default,lockdown", "tcp",
+                                  "127.0.0.1:40622 (closed)", "→ 22 (ssh)", "-")
+        # a stopped instance opens nothing: its ports are reserved, shown closed, no egress
+        stopped = {i.name for i in demo_cloud.instances.list(reconcile=False)
+                   if i.state is InstanceState.STOPPED}
+        rows = [r.cells for r in pane.ports_table.view if r.cells[0] in stopped]
+        assert rows and all(c[6] == "-" for c in rows)
+        assert all(c[4].endswith("(closed)") for c in rows if c[3] != "-")
+        assert not pane.query_one("#sg-isolation", Static).display  # demo facts: none known
         await pilot.press("tab", "tab", "slash", *"web-1", "enter")  # the filter: open ports
         assert {r.cells[0] for r in pane.ports_table.view} == {"web-1"}
         assert len(pane.groups_table.view) == 4
+
+
+async def test_pane_says_what_each_mode_seals(demo_cloud: Cloud) -> None:
+    """#12: the Security groups pane says what isolation each networking mode gives here."""
+    facts = demo_cloud.host_facts()
+    assert any(line.startswith("user mode: ") for line in facts.isolation)
+    app = LecsApp(demo_cloud, facts=facts, reconcile=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        line = sg_pane(app).query_one("#sg-isolation", Static)
+        assert line.display
+        text = plain(line)
+        assert "Isolation" in text and "user mode: " in text and "bridge mode: " in text
 
 
 async def test_help_keys_doc_and_palette_list_the_network_actions(demo_cloud: Cloud) -> None:

@@ -126,3 +126,4 @@ class HostFacts:
     memory_mib: int
     hostname: str
     qemu_binary: str = ""  # the qemu-system binary's path; "" when none is installed
+    isolation: tuple[str, ...] = ()  # one line per networking mode (backend/network/isolation)

@@ -14,6 +14,13 @@ class Isolation:
     ok: bool
     detail: str
 
+    @property
+    def summary(self) -> str:
+        """A few words for the Security groups pane (the detail is `lecs doctor`'s)."""
+        head = self.detail.split(":", 1)[0]
+        gap = "; gaps: see lecs doctor" if "not sealed:" in self.detail else ""
+        return f"{self.mode}: {head if self.ok else 'UNSEALED (' + head + ')'}{gap}"
+
 
 def _other_addresses() -> list[str]:
     """The host's IPv4 addresses besides loopback and the default route's (passt hands

@@ -47,9 +47,11 @@ Held = tuple[dict[str, Any], dict[str, Any] | None]  # the disk row, its instanc
 
 def disk_of(r: dict[str, Any]) -> Disk:
     """The record of a row, checked against the file system: a disk whose file is gone is
-    shown as `error` with the reason (reading never writes: the row itself is unchanged)."""
+    shown as `error` with the reason (reading never writes: the row itself is unchanged).
+    lecs writes absolute paths only; the demo inventory's `~/…` paths are not checked."""
     state, problem = D(r["state"]), ""
-    if state in (D.AVAILABLE, D.IN_USE) and r["path"] and not os.path.exists(r["path"]):
+    path = r["path"] or ""
+    if state in (D.AVAILABLE, D.IN_USE) and os.path.isabs(path) and not os.path.exists(path):
         state, problem = D.ERROR, f"its file {r['path']} is missing"
     return Disk(
         id=r["id"], name=r["name"], size_gib=r["size_gib"], format=r["format"], role=r["role"],

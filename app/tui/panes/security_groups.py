@@ -56,6 +56,7 @@ class SecurityGroupsPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(self.TITLE, classes="pane-title")
+        yield Static("", id="sg-isolation", classes="sg-section")
         yield VirtualTable(GROUP_COLUMNS, empty_text=self.EMPTY, id="security-groups-table",
                            classes="sg-table")
         yield Static("", id="sg-rules-title", classes="sg-section")
@@ -123,15 +124,25 @@ class SecurityGroupsPane(Pane):
 
     def refresh_data(self) -> None:
         groups = self.groups()
-        seen = (self.lecs.version, tuple(repr(g) for g in groups))
+        seen = (self.lecs.version, tuple(repr(g) for g in groups), self.lecs.facts is None)
         if seen == self._seen and self.groups_table.rows:
             return
         self._seen = seen
         self._groups = groups
+        self._show_isolation()
         names = {i.id: i.name for i in self.lecs.instances}
         self.groups_table.set_rows([group_row(g, names) for g in groups])
         self.ports_table.set_rows([row for i in self.lecs.instances for row in port_rows(i)])
         self._show_rules()
+
+    def _show_isolation(self) -> None:
+        """What each networking mode seals on this host (`lecs doctor` has the details)."""
+        line = self.query_one("#sg-isolation", Static)
+        facts = self.lecs.facts
+        lines = facts.isolation if facts else ()
+        line.display = bool(lines)
+        if lines:
+            line.update("[b]Isolation[/b] · " + escape(" · ".join(lines)), layout=False)
 
     def _show_rules(self) -> None:
         group = self.current_group()

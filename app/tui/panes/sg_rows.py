@@ -5,8 +5,10 @@ from __future__ import annotations
 from app.tui.widgets.cells import state_style
 from app.tui.widgets.vtable import Column, Row
 from backend.compute.records import Instance
+from backend.inventory.records import InstanceState as S
 from backend.network.records import Action, Rule, SecurityGroup
 
+LIVE = (S.STARTING, S.RUNNING, S.PAUSED, S.REBOOTING, S.STOPPING)  # QEMU holds them open
 SERVICES = {22: "ssh", 80: "http", 443: "https"}
 GROUP_COLUMNS = [
     Column("name", "NAME", 8, 24),
@@ -30,7 +32,7 @@ PORT_COLUMNS = [
     Column("state", "STATE", 7, 10, priority=2),
     Column("groups", "GROUPS", 6, 30, priority=3),
     Column("protocol", "PROTO", 5, 5),
-    Column("host", "HOST ADDRESS", 12, 21),
+    Column("host", "HOST ADDRESS", 12, 26),
     Column("guest", "GUEST PORT", 10, 12),
     Column("egress", "EGRESS", 6, 10, priority=1),
 ]
@@ -57,10 +59,14 @@ def rule_row(rule: Rule, group_names: dict[str, str]) -> Row:
 def port_rows(inst: Instance) -> list[Row]:
     """One row per forwarded port (host address:port → guest port), or one saying none."""
     groups = ",".join(inst.security_groups) or "-"
-    egress = "denied" if inst.egress_restricted else "allowed"
+    live = inst.state in LIVE
+    # A stopped instance opens nothing: its forwards are only reserved (shown muted)
+    egress = ("denied" if inst.egress_restricted else "allowed") if live else "-"
     fields = {"instance": inst.name, "name": inst.name, "state": inst.state.value,
               "group": groups}
-    styles = ("", state_style(inst.state), "muted", "", "", "", "")
+    port_style = "" if live else "muted"
+    styles = ("", state_style(inst.state), "muted", port_style, port_style, port_style,
+              "" if live else "muted")
     if not inst.forwards:
         cells = (inst.name, inst.state.value, groups, "-", "no open ports", "-", egress)
         return [Row(f"{inst.id}/-", cells, styles, fields, inst.tags)]
@@ -68,7 +74,7 @@ def port_rows(inst: Instance) -> list[Row]:
     for fwd in inst.forwards:
         service = SERVICES.get(fwd.guest_port, "")
         cells = (inst.name, inst.state.value, groups, fwd.protocol,
-                 f"{fwd.host_addr}:{fwd.host_port}",
+                 f"{fwd.host_addr}:{fwd.host_port}" + ("" if live else " (closed)"),
                  f"→ {fwd.guest_port}" + (f" ({service})" if service else ""), egress)
         rows.append(Row(f"{inst.id}/{fwd.protocol}/{fwd.guest_port}", cells, styles,
                         {**fields, "protocol": fwd.protocol, "port": str(fwd.guest_port)},
