@@ -113,3 +113,38 @@ def test_system_disk_is_as_large_as_the_inventory_says(home: Path, tmp_path: Pat
                                           disk["path"]], capture_output=True, text=True,
                                          check=True).stdout)
         assert meta["virtual-size"] == gib << 30
+
+
+def test_a_guest_port_keeps_its_host_port(home: Path, tiny_guest: Path) -> None:
+    """#13 item 8: deleting and re-adding a rule gives the forward its old host port back."""
+    made = json.loads(lecs(home, "instance", "create", "pt", "--image", "tiny", "--no-start",
+                           "--json").stdout)
+    port80 = next(f["host_port"] for f in made["forwards"] if f["guest_port"] == 80)
+    group = json.loads(lecs(home, "sg", "show", "default", "--json").stdout)
+    http = next(r for r in group["rules"] if r["port_min"] == 80)
+    lecs(home, "sg", "rule-delete", "default", http["id"], "--yes")
+    shown = json.loads(lecs(home, "instance", "show", "pt", "--json").stdout)
+    assert [f["guest_port"] for f in shown["forwards"]] == [22]
+    lecs(home, "sg", "rule-add", "default", "--protocol", "tcp", "--port", "80",
+         "--cidr", "127.0.0.1/32")
+    again = json.loads(lecs(home, "instance", "show", "pt", "--json").stdout)
+    assert next(f["host_port"] for f in again["forwards"] if f["guest_port"] == 80) == port80
+
+
+def test_a_port_in_time_wait_is_free_for_qemu() -> None:
+    """#14 item 6: a readiness probe's closed connection must not move the ssh port."""
+    import socket
+
+    from backend.network.usermode import port_is_free
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    conn.close()  # the server side closes first: its port goes to TIME-WAIT
+    client.close()
+    server.close()
+    assert port_is_free("tcp", "127.0.0.1", port)

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from app import render
-from app.cli.output import noun, out, verb
+from app.cli.output import confirm, destructive, noun, out, verb
 from backend import Cloud
 from backend.network.records import KeyPair, Rule, SecurityGroup
 from backend.network.rules import RuleInput
@@ -52,6 +52,8 @@ async def sg_create(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 async def sg_delete(cloud: Cloud, args: argparse.Namespace) -> None:
+    group = cloud.sgs.get(args.group)
+    confirm(args, f"delete security group {group.name} ({group.id})")
     cloud.sgs.delete(args.group)
     out(args, {"deleted": args.group}, lambda: f"deleted security group {args.group}")
 
@@ -68,6 +70,7 @@ async def sg_rule_add(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 async def sg_rule_delete(cloud: Cloud, args: argparse.Namespace) -> None:
+    confirm(args, f"delete rule {args.rule} of {args.group} (applied live)")
     await cloud.sgs.rule_delete(args.group, args.rule)
     out(args, {"deleted": args.rule, "group": args.group},
         lambda: f"deleted rule {args.rule} from {args.group}")
@@ -109,6 +112,8 @@ async def keypair_create(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 async def keypair_delete(cloud: Cloud, args: argparse.Namespace) -> None:
+    key = cloud.keypairs.get(args.name)
+    confirm(args, f"delete key pair {key.name} (its private key file too, if lecs made it)")
     cloud.keypairs.delete(args.name)
     out(args, {"deleted": args.name}, lambda: f"deleted key pair {args.name}")
 
@@ -128,6 +133,8 @@ async def network_create(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 async def network_delete(cloud: Cloud, args: argparse.Namespace) -> None:
+    net = cloud.networks.get(args.network)
+    confirm(args, f"delete network {net.name} ({net.id}, bridge {net.bridge})")
     cloud.networks.delete(args.network)
     out(args, {"deleted": args.network}, lambda: f"deleted network {args.network}")
 
@@ -139,7 +146,8 @@ def register(nouns: Any) -> None:
     p = verb(sg, "create", sg_create, "create a group (denies all ingress, allows all egress)")
     p.add_argument("name")
     p.add_argument("--description", default="")
-    verb(sg, "delete", sg_delete, "delete a group no instance uses").add_argument("group")
+    destructive(verb(sg, "delete", sg_delete, "delete a group no instance uses")).add_argument(
+        "group")
     p = verb(sg, "rule-add", sg_rule_add, "add a rule; applied live to running instances")
     p.add_argument("group")
     p.add_argument("--direction", default="ingress", help="ingress|egress")
@@ -153,7 +161,7 @@ def register(nouns: Any) -> None:
     p.add_argument("--action", default="allow", help="allow|deny")
     p.add_argument("--priority", default="1", help="1-100, lower first; deny wins on ties")
     p.add_argument("--description", default="")
-    p = verb(sg, "rule-delete", sg_rule_delete, "delete a rule; applied live")
+    p = destructive(verb(sg, "rule-delete", sg_rule_delete, "delete a rule; applied live"))
     p.add_argument("group")
     p.add_argument("rule")
     for name, handler, text in (("attach", sg_attach, "put an instance in a group"),
@@ -172,7 +180,7 @@ def register(nouns: Any) -> None:
              " LECS_HOME/keys)")
     p.add_argument("name")
     p.add_argument("--type", default="ed25519", help="ed25519|rsa|ecdsa")
-    verb(kp, "delete", keypair_delete, "delete a key pair").add_argument("name")
+    destructive(verb(kp, "delete", keypair_delete, "delete a key pair")).add_argument("name")
 
     nw = noun(nouns, "network", "bridge networks (root)")
     verb(nw, "list", network_list, "list bridge networks")
@@ -180,4 +188,5 @@ def register(nouns: Any) -> None:
     p.add_argument("name")
     p.add_argument("--cidr", required=True, help="e.g. 10.77.0.0/24")
     p.add_argument("--netns", default="", help="an existing network namespace to use")
-    verb(nw, "delete", network_delete, "delete an unused network").add_argument("network")
+    destructive(verb(nw, "delete", network_delete, "delete an unused network")).add_argument(
+        "network")

@@ -245,7 +245,10 @@ class Instances(InstanceRecords):
         with self.store.transaction() as db:
             for r in rows:
                 if not usermode.port_is_free(r["protocol"], r["host_addr"], r["host_port"]):
-                    port = usermode.free_port(r["protocol"], r["host_addr"], used)
+                    port = usermode.free_port(r["protocol"], r["host_addr"], used,
+                                              usermode.preferred_port(
+                                                  instance_id, r["protocol"], r["host_addr"],
+                                                  r["guest_port"]))
                     used.add(port)
                     db.table("forwards").update(
                         (instance_id, r["protocol"], r["guest_port"]), {"host_port": port}

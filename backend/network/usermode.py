@@ -17,9 +17,11 @@ alone, unsealed, and says so (doctor, instance details).
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from backend.inventory.errors import LecsError, ValidationError
 from backend.network.records import Action, Direction, Protocol, Rule
@@ -127,8 +129,12 @@ def host_loopback(rules: Iterable[Rule]) -> bool:
 
 
 def port_is_free(protocol: str, addr: str, port: int) -> bool:
+    """Whether QEMU could listen on it: with SO_REUSEADDR, as QEMU's listener does, so a
+    port left in TIME-WAIT (by a readiness probe, a closed ssh) counts as free."""
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as sock:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((addr, port))
         except OSError:
@@ -136,7 +142,26 @@ def port_is_free(protocol: str, addr: str, port: int) -> bool:
     return True
 
 
-def free_port(protocol: str, addr: str, avoid: set[int]) -> int:
+def _port_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def preferred_port(instance_id: str, protocol: str, addr: str, guest_port: int) -> int:
+    """The host port a guest port of an instance gets whenever it is free: the same one for
+    the instance's whole life (a rule deleted and added again, a stop and a start)."""
+    low, high = _port_range()
+    digest = hashlib.sha256(f"{instance_id}/{protocol}/{addr}/{guest_port}".encode()).digest()
+    return low + int.from_bytes(digest[:4], "big") % (high - low + 1)
+
+
+def free_port(protocol: str, addr: str, avoid: set[int], prefer: int | None = None) -> int:
+    """`prefer` if it is free, else a port the kernel picks that `avoid` does not hold."""
+    if prefer is not None and prefer not in avoid and port_is_free(protocol, addr, prefer):
+        return prefer
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     for _ in range(50):
         with socket.socket(socket.AF_INET, kind) as sock:
@@ -158,7 +183,8 @@ def assign(
         if old is not None:
             rows.append(dict(old))
             continue
-        port = free_port(want.protocol, want.host_addr, used)
+        port = free_port(want.protocol, want.host_addr, used, preferred_port(
+            instance_id, want.protocol, want.host_addr, want.guest_port))
         used.add(port)
         rows.append({"instance_id": instance_id, "protocol": want.protocol,
                      "host_addr": want.host_addr, "host_port": port,
