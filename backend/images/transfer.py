@@ -2,12 +2,17 @@
 
 Both show as `creating` while they run, report progress as (fraction, phase), and are
 cancellable: cancelling the task (or Ctrl-C in the CLI) removes the partial files and the
-row, and the audit trail records the failure. A downloaded qcow2/raw is kept as is; vmdk,
-vdi and friends are converted to qcow2 by qemu-img. The checksum recorded for an import is
-the BLAKE3 of the bytes imported, as `blake3:<hex>` (image_disks.file_checksum); a given
-`checksum` (`sha256:<hex>` as a publisher's SHA256SUMS lists, or `blake3:<hex>`) is verified
-before anything is kept, and sha256 is computed only then. An image from an instance records
-the disks it captured (system, and data disks for a full-instance image) in `image_disks`.
+row, and the audit trail records the failure. An uploaded or downloaded file is untrusted:
+`store` admits it only as one standalone file (backend/images/inspect.py) and keeps a qcow2
+or raw as it is, converting vmdk, vdi and friends to qcow2 by qemu-img under resource
+limits; the stored result is proven standalone again.
+A URL's user:password and query (a signed URL's secret) never reach the image's source, the
+audit trail, the journal nor an error (`public_url`, `redact`). The checksum recorded for an
+import is the BLAKE3 of the bytes imported, as `blake3:<hex>` (image_disks.file_checksum);
+a given `checksum` (`sha256:<hex>` as a publisher's SHA256SUMS lists, or `blake3:<hex>`) is
+verified before anything is kept, and sha256 is computed only then. An image from an
+instance records the disks it captured (system, and data disks for a full-instance image) in
+`image_disks`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import blake3
 from backend.drivers.qemu import img, volume
 from backend.drivers.qemu.volume import Volume
 from backend.images import capture as image_disks
+from backend.images import inspect
 from backend.inventory import journal
 from backend.inventory.errors import LecsError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
@@ -43,19 +49,27 @@ Progress = Callable[[float, str], None]
 SHA256_RE = re.compile(r"^(sha256:)?([0-9a-fA-F]{64})$")
 CHECKSUM_RE = re.compile(r"^(?:(sha256|blake3):)?([0-9a-fA-F]{64})$")
 CHUNK = 1 << 20
+URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 def public_url(url: str) -> str:
-    """The URL without user:password@ nor its query (a signed URL's secret): what the audit
-    trail and the image's source keep."""
+    """The URL without user:password@ nor its query and fragment (a signed URL's secret):
+    what the audit trail, the journal and the image's source keep."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
     try:
         port = parts.port
     except ValueError:  # check_url says what is wrong with it
         port = None
     netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def redact(text: str) -> str:
+    """`text` (an error from an HTTP library, say) with every URL in it made public."""
+    return URL_RE.sub(lambda found: public_url(found.group(0)), text)
 
 
 def check_url(url: str) -> str:
@@ -129,9 +143,9 @@ async def download(
                         done += len(chunk)
                         if progress:
                             progress(min(1.0, done / total) if total else 0.0, "download")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
         raise LecsError(f"download of {public_url(url)} failed:"
-                        f" {exc or type(exc).__name__}") from None
+                        f" {redact(str(exc)) or type(exc).__name__}") from None
     if progress:
         progress(1.0, "download")
     return "blake3:" + digest.hexdigest(), verify.hexdigest() if verify else "", done
@@ -170,15 +184,26 @@ async def copy_hashing(src: Path, dest: Path, progress: Progress | None, label: 
     return digest
 
 
-async def convert_hashing(
-    src: Path, fmt: str, dest: Path, progress: Progress | None, label: str
-) -> str:
-    """qemu-img convert src (vmdk, vdi, …) to a qcow2 dest while hashing src alongside."""
-    digest, _ = await asyncio.gather(
-        asyncio.to_thread(image_disks.file_checksum, src),
-        volume.convert(Volume(src, format=fmt), Volume(dest),
-                       lambda f: progress(f, label) if progress else None))
-    return digest
+async def store(
+    upload: Path, fmt: str | None, directory: Path, name: str, progress: Progress | None
+) -> tuple[str, Path, int]:
+    """Admit `upload` (a file in the image's own directory) as image `name` and make it the
+    image's one file: qcow2 and raw as they are, any other format converted to qcow2 (under
+    resource limits); the result is proven standalone. Returns (format, path, virtual size).
+    Refused (backend/images/inspect.py): the upload is left for the caller to discard."""
+    fmt, _meta = await inspect.admit(upload, fmt, name)
+    if fmt in inspect.KEPT:
+        final = directory / f"disk.{fmt}"
+        os.replace(upload, final)
+    else:  # vmdk, vdi, vhdx, …: qcow2 for the overlays
+        final = directory / "disk.qcow2"
+        await volume.convert(Volume(upload, format=fmt), Volume(final),
+                             lambda f: progress(f, "convert") if progress else None,
+                             limits=img.CONVERT)
+        upload.unlink()
+        fmt = "qcow2"
+    meta = await inspect.seal(Volume(final, format=fmt), name)
+    return fmt, final, int(meta["virtual-size"])
 
 
 def _creating_row(images: Images, image_id: str, name: str, os_name: str, source: str) -> None:
@@ -205,13 +230,14 @@ def discard(images: Images, image_id: str) -> None:
 
 async def import_url(
     images: Images, url: str, name: str, os_name: str = "", checksum: str | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, fmt: str | None = None,
 ) -> Image:
-    params = {"url": public_url(url), "name": name, "checksum": checksum}
+    params = {"url": public_url(url), "name": name, "checksum": checksum, "format": fmt}
     with images.audit.track("image.import", name, params) as t:
         images._check_new_name(name)
         check_url(url)
         expected = check_checksum(checksum)
+        fmt = inspect.check_format(fmt)
         image_id = new_id("img")
         t.resource = image_id
         journal.effect("image.purge", image=image_id)  # before its dir and row exist
@@ -228,17 +254,7 @@ async def import_url(
                 if got != value:
                     raise ValidationError(f"checksum mismatch for {public_url(url)}: expected"
                                           f" {algorithm} {value[:16]}…, got {got[:16]}…")
-            fmt = await img.standalone_format(part, public_url(url))
-            if fmt in ("qcow2", "raw"):
-                final = directory / f"disk.{fmt}"
-                os.replace(part, final)
-            else:  # vmdk, vdi, vhdx, …: qcow2 for the overlays
-                final = directory / "disk.qcow2"
-                await volume.convert(Volume(part, format=fmt), Volume(final),
-                                     lambda f: progress(f, "convert") if progress else None)
-                part.unlink()
-                fmt = "qcow2"
-            size = int((await img.info(final))["virtual-size"])
+            fmt, final, size = await store(part, fmt, directory, name, progress)
             return _finish(images, image_id, format=fmt, size_bytes=size, checksum=digest,
                            path=str(final))
         except BaseException:
