@@ -5,7 +5,8 @@ cancellable: cancelling the task (or Ctrl-C in the CLI) removes the partial file
 row, and the audit trail records the failure. An uploaded or downloaded file is untrusted:
 `store` admits it only as one standalone file (backend/images/inspect.py) and keeps a qcow2
 or raw as it is, converting vmdk, vdi and friends to qcow2 by qemu-img under resource
-limits; the stored result is proven standalone again.
+limits; the stored result is proven standalone again. An image from an instance is checked
+the same way: its source chain only lecs's own files, its result one standalone qcow2.
 A URL's user:password and query (a signed URL's secret) never reach the image's source, the
 audit trail, the journal nor an error (`public_url`, `redact`). The checksum recorded for an
 import is the BLAKE3 of the bytes imported, as `blake3:<hex>` (image_disks.file_checksum);
@@ -301,8 +302,11 @@ async def create_from_instance(
             try:
                 final = directory / "disk.qcow2"
                 label = "system disk" if full else "convert"
-                await volume.convert(Volume(Path(disk["path"])), Volume(final),
+                system = Volume(Path(disk["path"]), format=disk["format"] or "qcow2")
+                await volume.owned_chain(system, images.paths.home)  # opens nothing else
+                await volume.convert(system, Volume(final),
                                      lambda f: progress(f, label) if progress else None)
+                await volume.sealed(Volume(final))
                 fields: dict[str, Any] = {"format": "qcow2", "path": str(final)}
                 if source.is_kernel:
                     kernel, initrd = directory / "kernel", directory / "initrd"
