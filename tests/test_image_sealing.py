@@ -128,6 +128,9 @@ async def test_qcow2_with_an_external_data_file_is_refused(
     await refused(cloud, token, cloud.images.import_disk(evil, "datafile"),
                   rf"^image 'datafile' refused: it names an external data file \({host}\);"
                   " if it is a raw disk, import it with --format raw$")
+    evil.chmod(0o666)  # copied first, then checked: refused all the same
+    await refused(cloud, token, cloud.images.import_disk(evil, "datafile", fmt="qcow2"),
+                  rf"^image 'datafile' refused: it names an external data file \({host}\)$")
 
 
 def _json_backing(host: Path) -> str:
@@ -213,6 +216,39 @@ async def test_a_good_image_still_imports(cloud: Cloud, tmp_path: Path, fmt: str
     meta = json.loads(qemu_img("info", "--output=json", "-f", image.format, image.path))
     assert "backing-filename" not in meta and "data-file" not in json.dumps(meta)
     qemu_img("compare", "-q", "-f", "qcow2", "-F", image.format, str(base), image.path)
+
+
+async def test_files_others_can_write_are_copied_first_and_changes_are_refused(
+    cloud: Cloud, tmp_path: Path, canary: tuple[Path, bytes]
+) -> None:
+    """A vmdk only lecs's user can write is read in place through a held descriptor; one that
+    others can write is copied first; either way a file that changes under the import is
+    refused."""
+    host, token = canary
+    evil = tmp_path / "shared.vmdk"
+    evil.write_text(descriptor(str(host)))
+    evil.chmod(0o666)
+    await refused(cloud, token, cloud.images.import_disk(evil, "shared"),
+                  rf"its vmdk extent names another file \({host}\)$")
+    good = tmp_path / "good.vmdk"
+    qemu_img("create", "-q", "-f", "vmdk", str(good), "8M")
+    good.chmod(0o664)
+    image = await cloud.images.import_disk(good, "shared-good")
+    assert image.format == "qcow2"
+    good.chmod(0o644)
+
+    moving = [good]
+
+    def touch(_fraction: float, _label: str) -> None:
+        os.utime(moving[0])  # a change under the import
+
+    await refused(cloud, token, cloud.images.import_disk(good, "moving", progress=touch),
+                  f"^image 'moving' refused: {good} changed while it was imported$")
+    kept = tmp_path / "kept.qcow2"  # a qcow2 is copied while it is checked
+    qemu_img("create", "-q", "-f", "qcow2", str(kept), "8M")
+    moving[0] = kept
+    await refused(cloud, token, cloud.images.import_disk(kept, "moving", progress=touch),
+                  f"^image 'moving' refused: {kept} changed while it was imported$")
 
 
 async def test_url_user_password_and_query_are_never_kept(

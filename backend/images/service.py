@@ -108,7 +108,7 @@ class Images:
         """Import a disk image file: `fmt` (qcow2, raw, vmdk, …) or sniffed by its magic; the
         file is untrusted input, admitted only as one standalone file
         (backend/images/inspect.py)."""
-        from backend.images import inspect, transfer
+        from backend.images import inspect, intake
 
         params = {"path": str(path), "name": name, "format": fmt}
         with self.audit.track("image.import", name, params) as t:
@@ -119,14 +119,9 @@ class Images:
             t.resource = image_id
             journal.effect("image.purge", image=image_id)  # before its dir exists
             dest_dir = private_dir(self.paths.images / image_id)
-            try:
-                # The checks read lecs's own copy, which no one can change under them. The
-                # checksum is the BLAKE3 of the file imported (`blake3:<hex>`), hashed
-                # alongside the copy.
-                upload = dest_dir / "upload.part"
-                checksum = await transfer.copy_hashing(src, upload, progress, name)
-                journal.step("copied")
-                fmt, dest, size = await transfer.store(upload, fmt, dest_dir, name, progress)
+            try:  # the checksum: the BLAKE3 of the file imported (`blake3:<hex>`)
+                checksum, fmt, dest, size = await intake.import_file(src, fmt, dest_dir, name,
+                                                                     progress)
                 image = Image(
                     id=image_id, name=name, format=fmt, size_bytes=size, os=os_name,
                     source=f"imported:{src}", checksum=checksum, state=ImageState.AVAILABLE,

@@ -3,9 +3,9 @@
 Both show as `creating` while they run, report progress as (fraction, phase), and are
 cancellable: cancelling the task (or Ctrl-C in the CLI) removes the partial files and the
 row, and the audit trail records the failure. An uploaded or downloaded file is untrusted:
-`store` admits it only as one standalone file (backend/images/inspect.py) and keeps a qcow2
-or raw as it is, converting vmdk, vdi and friends to qcow2 by qemu-img under resource
-limits; the stored result is proven standalone again. An image from an instance is checked
+it is admitted only as one standalone file (backend/images/inspect.py, intake.py), a qcow2
+or raw kept as it is, vmdk, vdi and friends converted to qcow2 by qemu-img under resource
+limits and proven standalone again. An image from an instance is checked
 the same way: its source chain only lecs's own files, its result one standalone qcow2.
 A URL's user:password and query (a signed URL's secret) never reach the image's source, the
 audit trail, the journal nor an error (`public_url`, `redact`). The checksum recorded for an
@@ -33,10 +33,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import blake3
 
-from backend.drivers.qemu import img, volume
+from backend.drivers.qemu import volume
 from backend.drivers.qemu.volume import Volume
 from backend.images import capture as image_disks
-from backend.images import inspect
+from backend.images import inspect, intake
 from backend.inventory import journal
 from backend.inventory.errors import LecsError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
@@ -152,61 +152,6 @@ async def download(
     return "blake3:" + digest.hexdigest(), verify.hexdigest() if verify else "", done
 
 
-def _kernel_copy(src: Path, dest: Path, progress: Progress | None, label: str) -> None:
-    """Copy with copy_file_range (no bytes through Python; a reflink where the fs can)."""
-    fd_out = os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        with open(src, "rb") as fin:
-            total = os.fstat(fin.fileno()).st_size
-            done = 0
-            while done < total:
-                try:
-                    copied = os.copy_file_range(fin.fileno(), fd_out, min(64 << 20, total - done))
-                except OSError:  # across filesystems on old kernels: plain copy the rest
-                    fin.seek(done)
-                    copied = os.write(fd_out, fin.read(64 << 20))
-                if copied == 0:
-                    break
-                done += copied
-                if progress:
-                    progress(done / total, label)
-    finally:
-        os.close(fd_out)
-
-
-async def copy_hashing(src: Path, dest: Path, progress: Progress | None, label: str) -> str:
-    """Copy src to dest (0600) and return src's checksum (`blake3:<hex>`); the hash runs on
-    another thread (blake3 drops the GIL, and reads src from the page cache) while the
-    kernel copies, so the two overlap and the copy sets the pace."""
-    digest, _ = await asyncio.gather(asyncio.to_thread(image_disks.file_checksum, src),
-                                     asyncio.to_thread(_kernel_copy, src, dest, progress, label))
-    if progress:
-        progress(1.0, label)
-    return digest
-
-
-async def store(
-    upload: Path, fmt: str | None, directory: Path, name: str, progress: Progress | None
-) -> tuple[str, Path, int]:
-    """Admit `upload` (a file in the image's own directory) as image `name` and make it the
-    image's one file: qcow2 and raw as they are, any other format converted to qcow2 (under
-    resource limits); the result is proven standalone. Returns (format, path, virtual size).
-    Refused (backend/images/inspect.py): the upload is left for the caller to discard."""
-    fmt, _meta = await inspect.admit(upload, fmt, name)
-    if fmt in inspect.KEPT:
-        final = directory / f"disk.{fmt}"
-        os.replace(upload, final)
-    else:  # vmdk, vdi, vhdx, …: qcow2 for the overlays
-        final = directory / "disk.qcow2"
-        await volume.convert(Volume(upload, format=fmt), Volume(final),
-                             lambda f: progress(f, "convert") if progress else None,
-                             limits=img.CONVERT)
-        upload.unlink()
-        fmt = "qcow2"
-    meta = await inspect.seal(Volume(final, format=fmt), name)
-    return fmt, final, int(meta["virtual-size"])
-
-
 def _creating_row(images: Images, image_id: str, name: str, os_name: str, source: str) -> None:
     with images.store.transaction() as db:
         db.table("images").insert({
@@ -255,7 +200,7 @@ async def import_url(
                 if got != value:
                     raise ValidationError(f"checksum mismatch for {public_url(url)}: expected"
                                           f" {algorithm} {value[:16]}…, got {got[:16]}…")
-            fmt, final, size = await store(part, fmt, directory, name, progress)
+            fmt, final, size = await intake.store(part, fmt, directory, name, progress)
             return _finish(images, image_id, format=fmt, size_bytes=size, checksum=digest,
                            path=str(final))
         except BaseException:
