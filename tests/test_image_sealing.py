@@ -177,6 +177,17 @@ async def test_corrupt_qcow2_is_refused(cloud: Cloud, tmp_path: Path) -> None:
                   r"^image 'cut' refused: qemu-img check found \d+ corruption")
 
 
+@pytest.mark.parametrize("fmt", ["luks", "qcow2"])
+async def test_an_encrypted_image_is_refused(cloud: Cloud, tmp_path: Path, fmt: str) -> None:
+    src = tmp_path / f"locked.{fmt}"
+    options = ("encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10"
+               if fmt == "qcow2" else "key-secret=s0,iter-time=10")
+    qemu_img("create", "-q", "--object", "secret,id=s0,data=hunter2", "-f", fmt, "-o",
+             options, str(src), "1M")
+    await refused(cloud, b"\x00never-found\x00", cloud.images.import_disk(src, "locked"),
+                  "^image 'locked' refused: it is (a LUKS-)?encrypted")
+
+
 async def test_raw_disk_holding_a_qcow2_header_stays_raw_data(
     cloud: Cloud, tmp_path: Path, canary: tuple[Path, bytes]
 ) -> None:
@@ -200,14 +211,17 @@ async def test_raw_disk_holding_a_qcow2_header_stays_raw_data(
     await cloud.instances.delete("onraw")
 
 
-@pytest.mark.parametrize("fmt", ["qcow2", "raw", "vmdk", "vdi", "vpc", "vhdx", "qed"])
+@pytest.mark.parametrize("fmt", ["qcow2", "raw", "vmdk", "vmdk-stream", "vdi", "vpc", "vhdx",
+                                 "qed"])
 async def test_a_good_image_still_imports(cloud: Cloud, tmp_path: Path, fmt: str) -> None:
     base = tmp_path / "base.qcow2"
     qemu_img("create", "-q", "-f", "qcow2", str(base), "8M")
     subprocess.run(["qemu-io", "-c", "write -P 0x6b 1M 2M", str(base)], check=True,
                    capture_output=True)
     src = tmp_path / f"good.{fmt}"
-    qemu_img("convert", "-f", "qcow2", "-O", fmt, str(base), str(src))
+    options = ["-o", "subformat=streamOptimized"] if fmt == "vmdk-stream" else []
+    fmt = fmt.removesuffix("-stream")
+    qemu_img("convert", "-f", "qcow2", "-O", fmt, *options, str(base), str(src))
     image = await cloud.images.import_disk(src, f"good-{fmt}")
     assert image.format == ("raw" if fmt == "raw" else "qcow2")
     stored = Path(image.path)
