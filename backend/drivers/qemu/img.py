@@ -70,7 +70,8 @@ async def run_status(
     args: list[str], timeout: float | None = None, limits: Limits | None = None
 ) -> tuple[int, str, bytes]:
     """Run qemu-img; returns (exit status, stdout, stderr) whatever the status."""
-    argv = [*(limits.argv() if limits else []), binary(), *args]
+    qemu_img = binary()  # first: a missing qemu-img is the error to tell
+    argv = [*(limits.argv() if limits else []), qemu_img, *args]
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,

@@ -220,7 +220,8 @@ async def convert(
 async def run_with_progress(
     args: list[str], progress: Fraction | None, limits: img.Limits | None = None
 ) -> None:
-    argv = [*(limits.argv() if limits else []), img.binary(), *args]
+    qemu_img = img.binary()  # first: a missing qemu-img is the error to tell
+    argv = [*(limits.argv() if limits else []), qemu_img, *args]
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
