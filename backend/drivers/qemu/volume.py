@@ -224,7 +224,7 @@ async def run_with_progress(
     argv = [*(limits.argv() if limits else []), qemu_img, *args]
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=limits.env() if limits else None,
     )
     assert proc.stdout is not None and proc.stderr is not None
     err_task = asyncio.ensure_future(proc.stderr.read())
