@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from backend.drivers.qemu.volume import Volume
 from backend.images import capture as image_disks
 from backend.images import inspect
 from backend.inventory import journal
+from backend.inventory.errors import ValidationError
 
 Progress = Callable[[float, str], None]
 
@@ -102,8 +104,11 @@ async def import_file(
 ) -> tuple[str, str, Path, int]:
     """A local file as image `name`, into its `directory`: returns (checksum, format, path,
     virtual size); see the module's doc for which files are copied before their checks."""
-    with open(src, "rb") as held:
-        before = os.fstat(held.fileno())
+    fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO would block
+    with os.fdopen(fd, "rb") as held:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise ValidationError(f"image file {str(src)!r} is not a regular file")
         view = Path(f"/proc/{os.getpid()}/fd/{held.fileno()}")  # this inode, whatever its name
         if not _only_ours(before):
             upload = directory / "upload.part"
