@@ -69,10 +69,11 @@ async def image_import(cloud: Cloud, args: argparse.Namespace) -> None:
             raise ValidationError("give a disk image PATH or URL, or --kernel and --initrd")
         if args.path.startswith(("http://", "https://")):
             image = await cloud.images.import_url(args.path, args.name, args.os or "",
-                                                  args.checksum, progress=_progress(args))
+                                                  args.checksum, progress=_progress(args),
+                                                  fmt=args.format)
         else:
             image = await cloud.images.import_disk(args.path, args.name, args.os or "",
-                                                   progress=_progress(args))
+                                                   progress=_progress(args), fmt=args.format)
     out(args, image, lambda: f"imported {image.name} ({image.id}, {image.format}, "
         f"{render.size(image.size_bytes)}, {_short_checksum(image.checksum)})")
 
@@ -100,6 +101,8 @@ def register(nouns: Any) -> None:
              " kernel+initrd")
     p.add_argument("path", nargs="?", help="a file, or an http:// or https:// URL")
     p.add_argument("--checksum", help="sha256:HEX (or blake3:HEX) to verify a download against")
+    p.add_argument("--format", help="the file's format (qcow2, raw, vmdk, vdi, vpc, vhdx, qed);"
+                   " default: read from its header")
     p.add_argument("--name", required=True)
     p.add_argument("--kernel")
     p.add_argument("--initrd")

@@ -3,7 +3,9 @@
 Capture (`image create-from-instance --full`, instance stopped): the system disk and every
 attached data disk, in bus order, are flattened by `qemu-img convert` into standalone qcow2
 files under `$LECS_HOME/images/img-…/` (`disk.qcow2`, `data-1.qcow2`, …), each with its
-checksum (`blake3:<hex>`, see `file_checksum`) recorded in `image_disks`. Create
+checksum (`blake3:<hex>`, see `file_checksum`) recorded in `image_disks`; each source's
+backing chain is proven to hold only lecs's own files first, and each copy to be one
+standalone file after (`volume.owned_chain`, `volume.sealed`). Create
 (`instance create --image FULL`): the system disk and one data disk per captured data disk,
 attached in the same order, deleted with the instance by default.
 
@@ -133,7 +135,9 @@ async def capture_data(
         source = Volume(Path(src["path"]), keys.require(src["id"]) if encrypted else None,
                         src["format"])
         target = Volume(dest, keys.create(key_id(image_id, src["id"])) if encrypted else None)
+        await volume.owned_chain(source, paths.home)  # the copy reads only lecs's own files
         await volume.convert(source, target, _labelled(progress, label))
+        await volume.sealed(target)  # and is one standalone file
         captured.append(await describe(image_id, dest, n, src, encrypted))
         if progress:
             progress(1.0, label)

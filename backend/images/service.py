@@ -102,34 +102,26 @@ class Images:
     # ---- import --------------------------------------------------------------------
     @journaled("image.import")
     async def import_disk(
-        self, path: str | Path, name: str, os_name: str = "", progress: Progress | None = None
+        self, path: str | Path, name: str, os_name: str = "", progress: Progress | None = None,
+        fmt: str | None = None,
     ) -> Image:
-        from backend.drivers.qemu import img
-        from backend.images import transfer
+        """Import a disk image file: `fmt` (qcow2, raw, vmdk, …) or sniffed by its magic; the
+        file is untrusted input, admitted only as one standalone file
+        (backend/images/inspect.py)."""
+        from backend.images import inspect, intake
 
-        with self.audit.track("image.import", name, {"path": str(path), "name": name}) as t:
+        params = {"path": str(path), "name": name, "format": fmt}
+        with self.audit.track("image.import", name, params) as t:
             self._check_new_name(name)
             src = validate.existing_file(path, "image file")
-            fmt = await img.standalone_format(src, str(src))
+            fmt = inspect.check_format(fmt)
             image_id = new_id("img")
             t.resource = image_id
             journal.effect("image.purge", image=image_id)  # before its dir exists
             dest_dir = private_dir(self.paths.images / image_id)
-            try:
-                # the checksum is the BLAKE3 of the file imported (`blake3:<hex>`), hashed
-                # alongside the copy
-                if fmt in {"qcow2", "raw"}:
-                    dest = dest_dir / f"disk.{fmt}"
-                    checksum = await transfer.copy_hashing(src, dest, progress, name)
-                else:
-                    dest = dest_dir / "disk.qcow2"
-                    checksum = await transfer.convert_hashing(src, fmt, dest, progress,
-                                                                    name)
-                    fmt = "qcow2"
-                    if progress:
-                        progress(1.0, name)
-                journal.step("copied")
-                size = int((await img.info(dest))["virtual-size"])
+            try:  # the checksum: the BLAKE3 of the file imported (`blake3:<hex>`)
+                checksum, fmt, dest, size = await intake.import_file(src, fmt, dest_dir, name,
+                                                                     progress)
                 image = Image(
                     id=image_id, name=name, format=fmt, size_bytes=size, os=os_name,
                     source=f"imported:{src}", checksum=checksum, state=ImageState.AVAILABLE,
@@ -197,15 +189,16 @@ class Images:
                 raise
             return image
 
-    @journaled("image.import")
     async def import_url(
         self, url: str, name: str, os_name: str = "", checksum: str | None = None,
-        progress: Progress | None = None,
+        progress: Progress | None = None, fmt: str | None = None,
     ) -> Image:
-        """Download an http(s) image (cancellable; see backend/transfer.py)."""
+        """Download an http(s) image (cancellable; see backend/images/transfer.py). The
+        journal names it by its public URL: a signed URL's secret is never written."""
         from backend.images import transfer
 
-        return await transfer.import_url(self, url, name, os_name, checksum, progress)
+        async with self.journal.operation("image.import", transfer.public_url(url)):
+            return await transfer.import_url(self, url, name, os_name, checksum, progress, fmt)
 
     @journaled("image.create-from-instance")
     async def create_from_instance(

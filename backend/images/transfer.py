@@ -2,12 +2,18 @@
 
 Both show as `creating` while they run, report progress as (fraction, phase), and are
 cancellable: cancelling the task (or Ctrl-C in the CLI) removes the partial files and the
-row, and the audit trail records the failure. A downloaded qcow2/raw is kept as is; vmdk,
-vdi and friends are converted to qcow2 by qemu-img. The checksum recorded for an import is
-the BLAKE3 of the bytes imported, as `blake3:<hex>` (image_disks.file_checksum); a given
-`checksum` (`sha256:<hex>` as a publisher's SHA256SUMS lists, or `blake3:<hex>`) is verified
-before anything is kept, and sha256 is computed only then. An image from an instance records
-the disks it captured (system, and data disks for a full-instance image) in `image_disks`.
+row, and the audit trail records the failure. An uploaded or downloaded file is untrusted:
+it is admitted only as one standalone file (backend/images/inspect.py, intake.py), a qcow2
+or raw kept as it is, vmdk, vdi and friends converted to qcow2 by qemu-img under resource
+limits and proven standalone again. An image from an instance is checked
+the same way: its source chain only lecs's own files, its result one standalone qcow2.
+A URL's user:password and query (a signed URL's secret) never reach the image's source, the
+audit trail, the journal nor an error (`public_url`, `redact`). The checksum recorded for an
+import is the BLAKE3 of the bytes imported, as `blake3:<hex>` (image_disks.file_checksum);
+a given `checksum` (`sha256:<hex>` as a publisher's SHA256SUMS lists, or `blake3:<hex>`) is
+verified before anything is kept, and sha256 is computed only then. An image from an
+instance records the disks it captured (system, and data disks for a full-instance image) in
+`image_disks`.
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import blake3
 
-from backend.drivers.qemu import img, volume
+from backend.drivers.qemu import volume
 from backend.drivers.qemu.volume import Volume
 from backend.images import capture as image_disks
+from backend.images import inspect, intake
 from backend.inventory import journal
 from backend.inventory.errors import LecsError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
@@ -43,19 +50,27 @@ Progress = Callable[[float, str], None]
 SHA256_RE = re.compile(r"^(sha256:)?([0-9a-fA-F]{64})$")
 CHECKSUM_RE = re.compile(r"^(?:(sha256|blake3):)?([0-9a-fA-F]{64})$")
 CHUNK = 1 << 20
+URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 def public_url(url: str) -> str:
-    """The URL without user:password@ nor its query (a signed URL's secret): what the audit
-    trail and the image's source keep."""
+    """The URL without user:password@ nor its query and fragment (a signed URL's secret):
+    what the audit trail, the journal and the image's source keep."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
     try:
         port = parts.port
     except ValueError:  # check_url says what is wrong with it
         port = None
     netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def redact(text: str) -> str:
+    """`text` (an error from an HTTP library, say) with every URL in it made public."""
+    return URL_RE.sub(lambda found: public_url(found.group(0)), text)
 
 
 def check_url(url: str) -> str:
@@ -129,56 +144,12 @@ async def download(
                         done += len(chunk)
                         if progress:
                             progress(min(1.0, done / total) if total else 0.0, "download")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
         raise LecsError(f"download of {public_url(url)} failed:"
-                        f" {exc or type(exc).__name__}") from None
+                        f" {redact(str(exc)) or type(exc).__name__}") from None
     if progress:
         progress(1.0, "download")
     return "blake3:" + digest.hexdigest(), verify.hexdigest() if verify else "", done
-
-
-def _kernel_copy(src: Path, dest: Path, progress: Progress | None, label: str) -> None:
-    """Copy with copy_file_range (no bytes through Python; a reflink where the fs can)."""
-    fd_out = os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        with open(src, "rb") as fin:
-            total = os.fstat(fin.fileno()).st_size
-            done = 0
-            while done < total:
-                try:
-                    copied = os.copy_file_range(fin.fileno(), fd_out, min(64 << 20, total - done))
-                except OSError:  # across filesystems on old kernels: plain copy the rest
-                    fin.seek(done)
-                    copied = os.write(fd_out, fin.read(64 << 20))
-                if copied == 0:
-                    break
-                done += copied
-                if progress:
-                    progress(done / total, label)
-    finally:
-        os.close(fd_out)
-
-
-async def copy_hashing(src: Path, dest: Path, progress: Progress | None, label: str) -> str:
-    """Copy src to dest (0600) and return src's checksum (`blake3:<hex>`); the hash runs on
-    another thread (blake3 drops the GIL, and reads src from the page cache) while the
-    kernel copies, so the two overlap and the copy sets the pace."""
-    digest, _ = await asyncio.gather(asyncio.to_thread(image_disks.file_checksum, src),
-                                     asyncio.to_thread(_kernel_copy, src, dest, progress, label))
-    if progress:
-        progress(1.0, label)
-    return digest
-
-
-async def convert_hashing(
-    src: Path, fmt: str, dest: Path, progress: Progress | None, label: str
-) -> str:
-    """qemu-img convert src (vmdk, vdi, …) to a qcow2 dest while hashing src alongside."""
-    digest, _ = await asyncio.gather(
-        asyncio.to_thread(image_disks.file_checksum, src),
-        volume.convert(Volume(src, format=fmt), Volume(dest),
-                       lambda f: progress(f, label) if progress else None))
-    return digest
 
 
 def _creating_row(images: Images, image_id: str, name: str, os_name: str, source: str) -> None:
@@ -205,13 +176,14 @@ def discard(images: Images, image_id: str) -> None:
 
 async def import_url(
     images: Images, url: str, name: str, os_name: str = "", checksum: str | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, fmt: str | None = None,
 ) -> Image:
-    params = {"url": public_url(url), "name": name, "checksum": checksum}
+    params = {"url": public_url(url), "name": name, "checksum": checksum, "format": fmt}
     with images.audit.track("image.import", name, params) as t:
         images._check_new_name(name)
         check_url(url)
         expected = check_checksum(checksum)
+        fmt = inspect.check_format(fmt)
         image_id = new_id("img")
         t.resource = image_id
         journal.effect("image.purge", image=image_id)  # before its dir and row exist
@@ -228,17 +200,7 @@ async def import_url(
                 if got != value:
                     raise ValidationError(f"checksum mismatch for {public_url(url)}: expected"
                                           f" {algorithm} {value[:16]}…, got {got[:16]}…")
-            fmt = await img.standalone_format(part, public_url(url))
-            if fmt in ("qcow2", "raw"):
-                final = directory / f"disk.{fmt}"
-                os.replace(part, final)
-            else:  # vmdk, vdi, vhdx, …: qcow2 for the overlays
-                final = directory / "disk.qcow2"
-                await volume.convert(Volume(part, format=fmt), Volume(final),
-                                     lambda f: progress(f, "convert") if progress else None)
-                part.unlink()
-                fmt = "qcow2"
-            size = int((await img.info(final))["virtual-size"])
+            fmt, final, size = await intake.store(part, fmt, directory, name, progress)
             return _finish(images, image_id, format=fmt, size_bytes=size, checksum=digest,
                            path=str(final))
         except BaseException:
@@ -285,8 +247,11 @@ async def create_from_instance(
             try:
                 final = directory / "disk.qcow2"
                 label = "system disk" if full else "convert"
-                await volume.convert(Volume(Path(disk["path"])), Volume(final),
+                system = Volume(Path(disk["path"]), format=disk["format"] or "qcow2")
+                await volume.owned_chain(system, images.paths.home)  # opens nothing else
+                await volume.convert(system, Volume(final),
                                      lambda f: progress(f, label) if progress else None)
+                await volume.sealed(Volume(final))
                 fields: dict[str, Any] = {"format": "qcow2", "path": str(final)}
                 if source.is_kernel:
                     kernel, initrd = directory / "kernel", directory / "initrd"

@@ -5,7 +5,9 @@ A backup is a directory `$LECS_HOME/backups/bk-…/` of standalone qcow2 files, 
 instance is backed up through QEMU: one QMP transaction starts a full backup job per disk,
 so the set is crash-consistent (see `blockdev.backup`); a stopped one with qemu-img
 convert. Restore writes the copies back over the disks of the stopped instance in place
-(`qemu-img convert -n`), so the disks keep their files, keys and internal snapshots.
+(`qemu-img convert -n`), so the disks keep their files, keys and internal snapshots; a copy
+must be one standalone file of lecs's own, and each restored disk's chain only lecs's own
+files (`volume.owned_chain`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from backend.drivers.qemu.blockdev import BackupPair
 from backend.drivers.qemu.volume import Volume
 from backend.inventory import validate
 from backend.inventory.audit import Audit
-from backend.inventory.errors import ConflictError, NotFoundError, StateError
+from backend.inventory.errors import ConflictError, LecsError, NotFoundError, StateError
 from backend.inventory.ids import new_id
 from backend.inventory.journal import effect, journaled, step
 from backend.inventory.locks import Locks
@@ -263,7 +265,18 @@ class Backups:
         self, backup_id: str, copies: Rows, current: dict[str, dict[str, Any]],
         progress: Progress | None = None,
     ) -> None:
-        """Each copy over its disk in place (the instance is stopped and locked)."""
+        """Each copy over its disk in place (the instance is stopped and locked). Every copy
+        must be one standalone file of lecs's own (a copy whose header names another file is
+        refused before any disk is written), and every restored disk's chain only lecs's own
+        files after."""
+        for c in copies:
+            try:
+                files = await volume.owned_chain(self._copy(backup_id, c), self.paths.home)
+            except LecsError as exc:
+                raise LecsError(f"cannot restore backup {backup_id}: {exc}") from None
+            if len(files) != 1:
+                raise LecsError(f"cannot restore backup {backup_id}: its copy of disk"
+                                f" {c['disk_name']} names a backing file ({files[1]})")
         total = sum(c["virtual_size"] for c in copies) or 1
         done = 0
         for c in copies:
@@ -277,6 +290,7 @@ class Backups:
             # Over the disk in place (-n): a disk grown since keeps its extra tail.
             await volume.convert(self._copy(backup_id, c), self.disks.volume(row),
                                  report, into_existing=True)
+            await volume.owned_chain(self.disks.volume(row), self.paths.home)
             self.disks._set(row["id"], snapshot_head=None)
             done += c["virtual_size"]
             step("restored")

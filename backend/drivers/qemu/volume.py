@@ -3,6 +3,11 @@
 An encrypted volume is opened with `--object secret,id=…,file=KEYFILE` and `--image-opts`,
 so the key travels in its 0600 file, never as an argument. `convert` reports progress
 (qemu-img `-p`) and kills qemu-img if the calling task is cancelled.
+
+`references` says what else a file makes QEMU open (backing file, external data file, vmdk
+extents); `sealed` proves a file lecs made is one standalone file, and `owned_chain` that a
+disk's backing chain holds only files under LECS_HOME, walking it one header at a time with
+each backing file's recorded format, so no file outside is ever opened.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,7 @@ from typing import Any
 
 from backend.drivers.qemu import img
 from backend.drivers.qemu.argv import qemu_opt
-from backend.inventory.errors import QemuError
+from backend.inventory.errors import LecsError, QemuError
 
 Fraction = Callable[[float], None]
 PROGRESS_RE = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
@@ -111,6 +115,69 @@ async def check(vol: Volume) -> None:
     await img.run(["check", "-q", *vol.source("sec0")])
 
 
+def references(meta: dict[str, Any], backing: bool = True) -> list[str]:
+    """What else the image of a `qemu-img info` answer makes QEMU open, each as a phrase for
+    an error ("it names a backing file (/x)"); [] for one standalone file. `backing=False`
+    leaves its backing file out (a chain is walked one file at a time)."""
+    found = []
+    name = meta.get("full-backing-filename") or meta.get("backing-filename")
+    if name and backing:
+        found.append(f"it names a backing file ({name})")
+    data = (meta.get("format-specific") or {}).get("data") or {}
+    if data.get("data-file"):
+        found.append(f"it names an external data file ({data['data-file']})")
+    own = os.path.realpath(str(meta.get("filename", "")))
+    for extent in data.get("extents") or []:
+        name = str(extent.get("filename", ""))
+        if os.path.realpath(name) != own:
+            found.append(f"its vmdk extent names another file ({name})")
+    return found
+
+
+def _alone(vol: Volume, meta: dict[str, Any], backing_ok: bool = False) -> None:
+    problems = references(meta, backing=not backing_ok)
+    if meta.get("format") != vol.format:
+        problems.insert(0, f"qemu-img reads it as {meta.get('format')!r}, not {vol.format}")
+    if problems:
+        raise LecsError(f"{vol.path} is not one standalone {vol.format} file: {problems[0]}")
+
+
+async def sealed(vol: Volume, checked: bool = True) -> dict[str, Any]:
+    """Prove that vol (a file lecs just made) is one standalone file: `qemu-img info` names
+    nothing else and, if `checked`, `qemu-img check` passes. Returns its info."""
+    meta = await info(vol)
+    _alone(vol, meta)
+    if checked:
+        await check(vol)
+    return meta
+
+
+async def owned_chain(vol: Volume, owner: Path, in_use: bool = False) -> list[Path]:
+    """The files of vol's backing chain, vol first, each proven a regular file under `owner`
+    (LECS_HOME) with no data file nor extent of its own; a backing file must have its format
+    recorded (never probed)."""
+    root = os.path.realpath(owner)
+    files: list[Path] = []
+    current = vol
+    while True:
+        real = os.path.realpath(current.path)
+        if os.path.commonpath([root, real]) != root or not os.path.isfile(real):
+            raise LecsError(f"the chain of {vol.path} holds {current.path}, which is not a"
+                            f" file of lecs's own under {owner}")
+        if len(files) > 16:
+            raise LecsError(f"the chain of {vol.path} is longer than 16 files")
+        files.append(current.path)
+        meta = await info(Volume(current.path, format=current.format), in_use)
+        _alone(current, meta, backing_ok=True)
+        backing = meta.get("full-backing-filename")
+        if not backing:
+            return files
+        fmt = meta.get("backing-filename-format")
+        if not fmt:
+            raise LecsError(f"{current.path} names a backing file without its format")
+        current = Volume(Path(backing), format=str(fmt))
+
+
 async def compare(a: Volume, b: Volume) -> bool:
     """True if both volumes read the same guest-visible bytes (qemu-img compare)."""
     args = ["compare", "-q", *a.objects("sa"), *b.objects("sb")]
@@ -127,11 +194,11 @@ async def compare(a: Volume, b: Volume) -> bool:
 
 async def convert(
     src: Volume, dst: Volume, progress: Fraction | None = None, into_existing: bool = False,
-    src_in_use: bool = False,
+    src_in_use: bool = False, limits: img.Limits | None = None,
 ) -> None:
     """Copy src's guest-visible bytes to dst: a new qcow2 (encrypted if dst has a key), or,
     with `into_existing`, over an existing volume of at least src's size (its internal
-    snapshots and encryption stay)."""
+    snapshots and encryption stay). `limits` caps a qemu-img that reads an untrusted src."""
     args = ["convert", "-p", *src.objects("ss"), *dst.objects("sd")]
     if src_in_use:
         args.append("-U")
@@ -143,20 +210,21 @@ async def convert(
     else:
         args += ["-O", dst.format, *(_encrypt_opts("sd") if dst.key else []), str(dst.path)]
     if dst.key and not into_existing:
-        await _retrying(lambda: run_with_progress(args, progress), dst.path)
+        await _retrying(lambda: run_with_progress(args, progress, limits), dst.path)
     else:
-        await run_with_progress(args, progress)
+        await run_with_progress(args, progress, limits)
     if not into_existing:
         dst.path.chmod(0o600)
 
 
-async def run_with_progress(args: list[str], progress: Fraction | None) -> None:
-    binary = shutil.which(os.environ.get("LECS_QEMU_IMG", img.QEMU_IMG))
-    if not binary:
-        raise QemuError("qemu-img is not installed (apt-get install qemu-utils)")
+async def run_with_progress(
+    args: list[str], progress: Fraction | None, limits: img.Limits | None = None
+) -> None:
+    qemu_img = img.binary()  # first: a missing qemu-img is the error to tell
+    argv = [*(limits.argv() if limits else []), qemu_img, *args]
     proc = await asyncio.create_subprocess_exec(
-        binary, *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=limits.env() if limits else None,
     )
     assert proc.stdout is not None and proc.stderr is not None
     err_task = asyncio.ensure_future(proc.stderr.read())
@@ -172,7 +240,5 @@ async def run_with_progress(args: list[str], progress: Fraction | None) -> None:
         err_task.cancel()
         raise
     err = await err_task
-    if proc.returncode != 0:
-        lines = err.decode(errors="replace").strip().splitlines()
-        tail = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise QemuError(f"qemu-img {args[0]} failed: {tail.removeprefix('qemu-img: ')}")
+    if proc.returncode:
+        raise img.failure(args, proc.returncode, err, limits)
