@@ -197,6 +197,31 @@ def test_a_disk_whose_file_is_gone_shows_as_error(home: Path, tiny_guest: Path) 
     assert json.loads(lecs(home, "disk", "list", "--json").stdout) == []
 
 
+def test_an_image_or_backup_whose_file_is_gone_shows_as_error(home: Path, tmp_path: Path,
+                                                              tiny_guest: Path) -> None:
+    src = tmp_path / "small.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(src), "16M"], check=True)
+    assert lecs(home, "image", "import", str(src), "--name", "small").returncode == 0
+    image = json.loads(lecs(home, "image", "show", "small", "--json").stdout)
+    Path(image["path"]).unlink()
+    shown = {i["name"]: i for i in json.loads(lecs(home, "image", "list", "--json").stdout)}
+    assert shown["small"]["state"] == "error" and shown["tiny"]["state"] == "available"
+    assert shown["small"]["problem"] == f"its file {image['path']} is missing"
+    assert lecs(home, "image", "delete", "small", "--yes").returncode == 0
+
+    assert lecs(home, "instance", "create", "b1", "--image", "tiny", "--no-start").returncode == 0
+    assert lecs(home, "backup", "create", "b1", "--name", "bk").returncode == 0
+    backup = json.loads(lecs(home, "backup", "show", "bk", "--json").stdout)
+    Path(backup["disks"][0]["path"]).unlink()
+    listed = json.loads(lecs(home, "backup", "list", "--json").stdout)
+    assert [(b["name"], b["state"]) for b in listed] == [("bk", "error")]
+    assert "is missing" in listed[0]["error"]
+    restore = lecs(home, "backup", "restore", "bk", "--yes")
+    assert restore.returncode != 0 and restore.stderr.count("\n") == 1
+    assert "internal error" not in restore.stderr
+    assert lecs(home, "backup", "delete", "bk", "--yes").returncode == 0
+
+
 @pytest.mark.parametrize("leaf", [True, False])
 def test_a_symlinked_runtime_dir_is_refused(home: Path, tmp_path: Path, leaf: bool) -> None:
     """Someone else's link in /tmp (the runtime dir or its parent) is never followed: lecs

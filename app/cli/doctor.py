@@ -25,6 +25,9 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
         else "qemu-system-x86_64 not found: apt-get install qemu-system-x86")
     img = shutil.which("qemu-img")
     add("qemu-img", bool(img), img or "qemu-img not found: apt-get install qemu-utils")
+    limit = shutil.which("prlimit")  # imported images are inspected under resource limits
+    add("prlimit", bool(limit), f"{limit} (image inspection under CPU and memory limits)"
+        if limit else "prlimit not found: apt-get install util-linux (image import needs it)")
     add("accelerator", True, f"{facts.accel.upper()}: {facts.accel_reason}")
     for label, path in (("data dir", cloud.paths.home), ("runtime dir", cloud.paths.runtime)):
         mode = stat.S_IMODE(path.stat().st_mode)

@@ -22,7 +22,7 @@ from backend.inventory.errors import ConflictError, NotFoundError, StateError, V
 from backend.inventory.ids import new_id
 from backend.inventory.journal import Journal, journaled
 from backend.inventory.locks import Locks
-from backend.inventory.paths import Paths, guest_dir, private_dir
+from backend.inventory.paths import Paths, guest_dir, missing_file, private_dir
 from backend.inventory.records import Image, ImageDisk, ImageState
 from backend.inventory.store import Store
 
@@ -68,7 +68,13 @@ def _to_image(row: dict[str, Any], disks: dict[str, list[ImageDisk]]) -> Image:
     row = dict(row)
     row["state"] = ImageState(row["state"])
     row["checksum"] = image_disks.normalize_checksum(row["checksum"])
-    return Image(**row, disks=disks.get(row["id"], []))
+    mine = disks.get(row["id"], [])
+    problem = ""
+    if row["state"] is ImageState.AVAILABLE:  # checked against reality, the row unchanged
+        problem = missing_file(row["path"], row["kernel"], row["initrd"], *(d.path for d in mine))
+        if problem:
+            row["state"] = ImageState.ERROR
+    return Image(**row, disks=mine, problem=problem)
 
 
 class Images:

@@ -13,6 +13,18 @@ import platformdirs
 from backend.inventory.errors import LecsError
 
 
+def missing_file(*paths: str | None) -> str:
+    """'its file X is missing' for the first of `paths` that is gone, else "".
+
+    For reads that check a row against reality without writing (a row whose file is gone
+    shows as error). lecs writes absolute paths only; others (the demo's `~/…`) are skipped.
+    """
+    for path in paths:
+        if path and os.path.isabs(path) and not os.path.exists(path):
+            return f"its file {path} is missing"
+    return ""
+
+
 def private_dir(path: Path) -> Path:
     """Create `path` (and parents) and make the leaf 0700; refuse a dir owned by someone else
     or a symbolic link (in /tmp anyone could plant one to point lecs at a dir of theirs).

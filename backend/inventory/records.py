@@ -56,6 +56,7 @@ class Image:
     initrd: str = ""
     cmdline: str = ""
     disks: list[ImageDisk] = field(default_factory=list)  # from an instance: system (+ data)
+    problem: str = ""  # found when read (a file is gone): shown with state error
 
     @property
     def is_kernel(self) -> bool:

@@ -30,7 +30,7 @@ from backend.inventory.errors import ConflictError, LecsError, NotFoundError, St
 from backend.inventory.ids import new_id
 from backend.inventory.journal import effect, journaled, step
 from backend.inventory.locks import Locks
-from backend.inventory.paths import Paths, private_dir
+from backend.inventory.paths import Paths, missing_file, private_dir
 from backend.inventory.records import InstanceState
 from backend.inventory.store import Store
 from backend.storage.disks import Disks
@@ -77,11 +77,15 @@ class Backups:
                 "SELECT * FROM backup_disks WHERE backup_id = ? ORDER BY position", [row["id"]]
             )
         ]
+        state, error = BackupState(row["state"]), row["error"]
+        if state is BackupState.AVAILABLE:  # checked against reality, the row unchanged
+            gone = missing_file(*(d.path for d in disks))
+            state, error = (BackupState.ERROR, gone) if gone else (state, error)
         return Backup(
             id=row["id"], name=row["name"], instance_id=row["instance_id"],
-            instance_name=row["instance_name"], state=BackupState(row["state"]),
+            instance_name=row["instance_name"], state=state,
             created_at=row["created_at"], size_bytes=row["size_bytes"],
-            online=bool(row["online"]), error=row["error"], disks=disks,
+            online=bool(row["online"]), error=error, disks=disks,
         )
 
     def get(self, ref: str) -> Backup:

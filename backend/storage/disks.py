@@ -7,7 +7,6 @@ its instance's lock too (always in that order), so no start/stop/delete races it
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,7 +23,7 @@ from backend.inventory.errors import ConflictError, NotFoundError, StateError, V
 from backend.inventory.ids import new_id
 from backend.inventory.journal import Journal, effect, journaled, journaled_sync, step
 from backend.inventory.locks import Locks
-from backend.inventory.paths import Paths, private_dir
+from backend.inventory.paths import Paths, missing_file, private_dir
 from backend.inventory.records import Disk, DiskState, InstanceState
 from backend.inventory.store import Store
 from backend.storage.keystore import KeyStore
@@ -47,12 +46,11 @@ Held = tuple[dict[str, Any], dict[str, Any] | None]  # the disk row, its instanc
 
 def disk_of(r: dict[str, Any]) -> Disk:
     """The record of a row, checked against the file system: a disk whose file is gone is
-    shown as `error` with the reason (reading never writes: the row itself is unchanged).
-    lecs writes absolute paths only; the demo inventory's `~/…` paths are not checked."""
-    state, problem = D(r["state"]), ""
-    path = r["path"] or ""
-    if state in (D.AVAILABLE, D.IN_USE) and os.path.isabs(path) and not os.path.exists(path):
-        state, problem = D.ERROR, f"its file {r['path']} is missing"
+    shown as `error` with the reason (reading never writes: the row itself is unchanged)."""
+    state = D(r["state"])
+    problem = missing_file(r["path"]) if state in (D.AVAILABLE, D.IN_USE) else ""
+    if problem:
+        state = D.ERROR
     return Disk(
         id=r["id"], name=r["name"], size_gib=r["size_gib"], format=r["format"], role=r["role"],
         state=state, path=r["path"], instance_id=r["instance_id"],
