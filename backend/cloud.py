@@ -217,6 +217,26 @@ class Cloud:
 
         return unowned(self.paths, self.store)
 
+    async def unsafe_chains(self) -> list[str]:
+        """Disks and disk images whose chain opens a file that is not lecs's own (a backing,
+        data file or extent elsewhere): stored before imports were checked (issue #12)."""
+        from backend.drivers.qemu.volume import Volume, owned_chain
+        from backend.inventory.errors import LecsError
+
+        found: list[str] = []
+        items = [(f"image {r['name']}", r["path"], r["format"]) for r in self.store.rows(
+            "SELECT name, path, format FROM images WHERE path != '' AND format != 'kernel'")]
+        items += [(f"disk {r['name']}", r["path"], r["format"]) for r in self.store.rows(
+            "SELECT name, path, format FROM disks WHERE encrypted = 0")]
+        for label, path, fmt in items:
+            if not Path(path).is_absolute() or not Path(path).exists():
+                continue  # a missing file is shown where the resource is listed
+            try:
+                await owned_chain(Volume(Path(path), format=fmt), self.paths.home, in_use=True)
+            except LecsError as exc:
+                found.append(f"{label}: {exc}")
+        return found
+
     def recovery_failures(self) -> list[str]:
         """Recoveries that raised at this start (left in the journal for the next one)."""
         return list(self.journal.failures)

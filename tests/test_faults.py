@@ -249,3 +249,21 @@ def test_a_symlinked_runtime_dir_is_refused(home: Path, tmp_path: Path, leaf: bo
     finally:
         if leaf:
             runtime.unlink()
+
+
+def test_doctor_finds_images_stored_before_imports_were_checked(home: Path,
+                                                               tmp_path: Path) -> None:
+    """An image stored by an older lecs whose qcow2 names an external data file (a host
+    file every instance would open) is reported by `lecs doctor`."""
+    src = tmp_path / "ok.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(src), "16M"], check=True)
+    assert lecs(home, "image", "import", str(src), "--name", "old").returncode == 0
+    stored = Path(json.loads(lecs(home, "image", "show", "old", "--json").stdout)["path"])
+    canary = tmp_path / "host-secret.raw"
+    canary.write_bytes(b"SECRET" * 100)
+    stored.unlink()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o",
+                    f"data_file={canary},data_file_raw=on", str(stored), "16M"], check=True)
+    checks = {c["check"]: c for c in json.loads(lecs(home, "doctor", "--json").stdout)}
+    assert not checks["disk chains"]["ok"]
+    assert "image old" in checks["disk chains"]["detail"]

@@ -58,6 +58,11 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
 
 async def doctor(cloud: Cloud, args: argparse.Namespace) -> None:
     results = checks(cloud)
+    unsafe = await cloud.unsafe_chains()
+    results.insert(-1, {"check": "disk chains", "ok": not unsafe, "required": False,
+                        "detail": "every disk and image opens only lecs's own files"
+                        if not unsafe else f"{len(unsafe)} open a file not lecs's own"
+                        f" (recreate them from a checked import): {unsafe[0]}"})
     out(args, results, lambda: "\n".join(
         f"{'ok  ' if r['ok'] else 'FAIL'} {r['check']}: {r['detail']}" for r in results))
     if not all(r["ok"] for r in results if r.get("required")):
