@@ -80,6 +80,22 @@ async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
     out(args, shown if args.json else inst, lambda: _instance_detail(inst, answer, isolation))
 
 
+async def instance_port(cloud: Cloud, args: argparse.Namespace) -> None:
+    """`lecs instance port web1 80` → 127.0.0.1:50345: where a guest port is on the host."""
+    inst = cloud.instances.get(args.instance)
+    proto = args.udp and "udp" or "tcp"
+    found = [f for f in inst.forwards if f.guest_port == args.port and f.protocol == proto]
+    if not found:
+        open_ports = ", ".join(f"{f.protocol}/{f.guest_port}" for f in inst.forwards) or "none"
+        raise ValidationError(f"instance {inst.name!r} forwards no {proto} port {args.port}"
+                              f" (forwarded: {open_ports}; add a rule to one of its groups)")
+    fwd = found[0]
+    host = "127.0.0.1" if fwd.host_addr == "0.0.0.0" else fwd.host_addr
+    out(args, {"host": host, "port": fwd.host_port, "bound": fwd.host_addr,
+               "guest_port": fwd.guest_port, "protocol": fwd.protocol},
+        lambda: f"{host}:{fwd.host_port}")
+
+
 async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
     from backend.network.instance_net import check_user_data_file
 
@@ -181,6 +197,10 @@ def register(nouns: Any) -> None:
     p.add_argument("--remove", action="append", default=[], help="KEY to remove")
     verb(ins, "console", instance_console, "attach to the serial console (ctrl+] detaches)"
          ).add_argument("instance")
+    p = verb(ins, "port", instance_port, "the host address:port of a guest port")
+    p.add_argument("instance")
+    p.add_argument("port", type=int)
+    p.add_argument("--udp", action="store_true", help="a udp port (default tcp)")
     p = verb(ins, "ssh", instance_ssh, "ssh to the instance's forwarded port")
     p.add_argument("instance")
     p.add_argument("--user", default="root")

@@ -68,8 +68,8 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 # Verbs that change nothing; every other verb's refusal is in the audit trail.
-READING = frozenset({"list", "show", "watch", "ssh", "console", "console-log", "export",
-                     "tree", "check"})
+READING = frozenset({"list", "show", "port", "watch", "ssh", "console", "console-log",
+                     "export", "tree", "check"})
 RESOURCE_ARGS = ("instance", "disk", "image", "group", "snapshot", "backup", "alarm",
                  "keypair", "network", "name")
 

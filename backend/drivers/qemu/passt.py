@@ -96,13 +96,27 @@ def proven(rundir: Path) -> int | None:
     return pid
 
 
+def _connect(sock: socket.socket, path: Path, timeout: float) -> None:
+    """Connect to QEMU's egress socket, waiting for it to listen: a loaded machine may let
+    the daemonized QEMU's parent exit a moment before the stream netdev's socket is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.connect(str(path))
+            return
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def launch(rundir: Path, host_loopback: bool, timeout: float = 5.0) -> int:
     """Connect to QEMU's egress socket and start passt on it; returns passt's pid."""
     stop(rundir)  # never two: a stale one of this instance goes first
     (rundir / PIDFILE).unlink(missing_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(rundir / SOCKET))
+        _connect(sock, rundir / SOCKET, timeout)
         try:
             proc = subprocess.run(argv(rundir, sock.fileno(), host_loopback),
                                   pass_fds=[sock.fileno()], stdin=subprocess.DEVNULL,
