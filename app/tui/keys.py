@@ -76,6 +76,8 @@ def key_tables(everywhere: Sequence[BindingType]) -> list[KeyTable]:
         ("Key pairs (p on Security groups)", rows(KeyPairsScreen.BINDINGS)),
         ("Metrics pane", rows(MetricsPane.BINDINGS) + [
             ("tab", "Next table: the fleet (its cursor picks the charts), the alarm list")]),
+        ("Events pane", [("enter", "The whole event: every field, parameters, the error"),
+                         ("g", "Newest first: the title's 'N new' counts the ones above")]),
         ("Instance details", rows(InstanceDetailScreen.BINDINGS)),
         ("Serial console", rows(ConsoleScreen.BINDINGS)),
         ("Dialogs", rows(CreateInstanceScreen.BINDINGS) + rows(ConfirmScreen.BINDINGS)),

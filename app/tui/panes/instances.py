@@ -68,17 +68,17 @@ class InstancesPane(Pane):
     TITLE = "Instances"
     MARKABLE = True
     EMPTY = "No instances yet: press n to create one."
-    COLUMNS = [
+    COLUMNS = [  # priority: 0 always shown, then cut to min_width; higher numbers go first
         Column("name", "NAME", 8, 28),
-        Column("id", "ID", 12, 12, priority=2),
+        Column("id", "ID", 12, 12, priority=6),
         Column("state", "STATE", 9, 10),
-        Column("type", "TYPE", 9, 10, priority=3),
-        Column("size", "vCPU/MEM", 8, 10, priority=6),
-        Column("image", "IMAGE", 5, 20, priority=5),
-        Column("ports", "HOST PORTS", 10, 24, priority=4),
-        Column("uptime", "UPTIME", 6, 8, priority=1, align_right=True),
-        Column("tags", "TAGS", 8, 40, priority=7, flex=True),
-        Column("cpu", "CPU", 5, 6, priority=5, align_right=True),  # live, from the sampler
+        Column("type", "TYPE", 9, 10, priority=4),
+        Column("size", "vCPU/MEM", 8, 10, priority=7),
+        Column("image", "IMAGE", 8, 20, priority=5),
+        Column("ports", "HOST PORTS", 10, 40, priority=2),
+        Column("uptime", "UPTIME", 6, 8, priority=8, align_right=True),
+        Column("tags", "TAGS", 6, 40, priority=3, flex=True),
+        Column("cpu", "CPU", 5, 6, priority=1, align_right=True),  # live, from the sampler
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "create", "New", tooltip="Create an instance (name, image, type, tags)"),
