@@ -41,3 +41,21 @@ async def test_console_runs_a_command_in_the_guest(cloud: Cloud) -> None:
         await pilot.press(*"echo again-$((1+1))", "enter")
         await wait_for(pilot, lambda: screen_has(term, "again-2"), 20)
         await pilot.press("ctrl+right_square_bracket")
+
+
+async def test_console_shows_the_prompt_on_open_and_only_its_keys(cloud: Cloud) -> None:
+    """Issue #13 item 9: not blank until enter; no `? Help  q Quit` (those keys are the
+    guest's here)."""
+    inst = await cloud.instances.create("con-2", "tiny", "t1.nano")
+    await cloud.instances.wait_ready(inst.id, 60)
+    app = LecsApp(cloud)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("c")
+        assert isinstance(app.screen, ConsoleScreen)
+        term = app.screen.query_one(Terminal)
+        await wait_for(pilot, lambda: any(line.strip() for line in term.lines), 15)
+        shown = {key for key, b in app.screen.active_bindings.items() if b.binding.show}
+        assert shown == {"ctrl+right_square_bracket"}, shown
+        await pilot.press("q")  # typed to the guest, the dashboard stays
+        assert app.is_running and isinstance(app.screen, ConsoleScreen)
+        await pilot.press("ctrl+right_square_bracket")

@@ -12,6 +12,7 @@ from app.tui.panes.base import Pane
 from app.tui.widgets.cells import state_style, tags_text
 from app.tui.widgets.sparklines import percent
 from app.tui.widgets.vtable import Column, Row, VirtualTable
+from app.tui.widgets.words import pick
 from backend.compute.records import Instance
 from backend.inventory.records import InstanceState
 
@@ -59,7 +60,7 @@ def instance_row(inst: Instance, now: float,
 CONFIRM = {
     "reboot": "Reboot {names}? The guest is reset without a clean shutdown.",
     "force-stop": "Force-stop {names}? QEMU is killed; unsaved guest data is lost.",
-    "delete": "Delete {names}? Their system disks are deleted with them.",
+    "delete": "Delete {names}? {disks} deleted with {them}.",
 }
 
 
@@ -174,7 +175,11 @@ class InstancesPane(Pane):
         if confirm is None:
             go()
         else:
-            self.lecs.confirm(confirm.format(names=self._names(items), n=len(items)), go)
+            n = len(items)
+            self.lecs.confirm(confirm.format(
+                names=self._names(items), n=n,
+                disks=pick(n, "Its system disk is", "Their system disks are"),
+                them=pick(n, "it", "them")), go)
 
     def action_start(self) -> None:
         self._power("start")
