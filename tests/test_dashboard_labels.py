@@ -92,3 +92,16 @@ async def test_theme_is_kept_across_restarts(demo_cloud: Cloud,
     monkeypatch.setenv("LECS_THEME", "high-contrast")  # the environment still wins
     assert demo_app(demo_cloud).theme == "lecs-high-contrast"
     assert re.fullmatch(r'\{"theme": "lecs-light"\}\n', saved.read_text())
+
+
+async def test_alarm_form_says_renotify_not_suppress_0(demo_cloud: Cloud) -> None:
+    from textual.widgets import Input, Label
+
+    app = demo_app(demo_cloud)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5", "n")
+        await wait_for(pilot, lambda: bool(app.screen.query("#suppression")))
+        labels = [str(label.render()) for label in app.screen.query(Label)]
+        assert "Suppress" not in labels and "Renotify" in labels
+        field = app.screen.query_one("#suppression", Input)
+        assert (field.value, field.placeholder) == ("", "never")
