@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.containers import Container
 from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -309,6 +310,21 @@ class LecsApp(StorageActions):
             bar.sync()
         if self.is_running and self.pane_name == "events" and self.current_pane.is_mounted:
             self.current_pane.refresh_data()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast, or while a dialog is open a line above it (widgets/dialog_notice.py):
+        never over the dialog's fields and buttons."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        if isinstance(screen, ModalScreen) and screen.has_class("modal"):
+            from app.tui.widgets.dialog_notice import DialogNotice
+
+            notices = screen.query(DialogNotice)
+            notice = notices.first() if notices else DialogNotice()
+            if not notices:
+                screen.mount(notice)
+            notice.show(message, title, severity, timeout, markup)
 
     def set_theme(self, name: str) -> None:
         self.theme = name
