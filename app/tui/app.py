@@ -355,10 +355,13 @@ class LecsApp(StorageActions):
             return False
         if getattr(self.screen, "TAKES_KEYS", False) and action != "quit":
             return False  # a console: every key goes to the guest (ctrl+q still quits)
-        if action in TYPED_KEYS and self.screen is self.screen_stack[0] and \
-                self.query_one(Prompt).display:
+        if action in TYPED_KEYS and self._prompt_open():
             return False  # typed into the prompt: not the App's keys meanwhile
         return True
+
+    def _prompt_open(self) -> bool:
+        prompts = self.screen_stack[0].query_children(Prompt) if self.screen_stack else None
+        return bool(prompts) and prompts.first().display and len(self.screen_stack) == 1
 
     def action_show_pane(self, name: str) -> None:
         self.query_one(Prompt).display = False

@@ -114,7 +114,7 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
         """Replace all rows, keeping the cursor on the same key when it is still there."""
         current = self.current_key
         at_top = self.newest_first and self.cursor == 0 and int(self.scroll_offset.y) == 0
-        before = {r.key for r in self.rows}
+        before = {r.key for r in self.rows} if self.newest_first else set()
         self.rows = list(rows)
         keys = {r.key for r in self.rows}
         self.marked &= keys
