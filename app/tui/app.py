@@ -80,7 +80,7 @@ class LecsApp(StorageActions):
                 tooltip="Back: close the prompt, clear marks, then the filter"),
         Binding("q", "quit_key", "Quit", tooltip="Quit (instances keep running)"),
         Binding("ctrl+t", "cycle_theme", "Next theme", show=False,
-                tooltip="Next theme: dark, light, high contrast"),
+                tooltip="Next theme: dark, light, high contrast (kept for the next start)"),
     ]
 
     def __init__(

@@ -22,7 +22,8 @@ class ConsoleScreen(Guarded, Screen[None]):
     TAKES_KEYS = True  # the App's keys (? q / …) go to the guest here, and leave the footer
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+right_square_bracket", "detach", "Detach", priority=True,
-                tooltip="Detach from the console, back to the dashboard"),
+                tooltip="Detach from the console, back to the dashboard (every other key,"
+                        " ? and q too, goes to the guest; ctrl+q still quits)"),
     ]
 
     def __init__(self, instance: Instance) -> None:
