@@ -17,10 +17,12 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.containers import Container
 from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from app.tui import theme_choice
 from app.tui.actions.storage import StorageActions
 from app.tui.commands.general import general_commands
 from app.tui.commands.palette import CommandSources, LecsCommands
@@ -43,6 +45,7 @@ POLL_INTERVAL = 0.5
 LIVE_PANES = {"metrics", "instances"}  # the sampler ticks each second while one is shown
 SAMPLE_LIVE, SAMPLE_IDLE = 1.0, 10.0
 MAIN_ONLY = {"filter", "jump", "show_pane", "clear"}
+TYPED_KEYS = {"filter", "jump", "help", "quit_key", "show_pane", "clear"}  # hidden under the prompt
 PANE_MODULES = {  # pane name → (module, class); a pane's module is imported when first shown
     "instances": ("app.tui.panes.instances", "InstancesPane"),
     "images": ("app.tui.panes.images", "ImagesPane"),
@@ -75,9 +78,9 @@ class LecsApp(StorageActions):
         Binding("question_mark", "help", "Help", tooltip="This list of keys"),
         Binding("escape", "clear", "Back", show=False,
                 tooltip="Back: close the prompt, clear marks, then the filter"),
-        Binding("q", "quit", "Quit", tooltip="Quit (instances keep running)"),
+        Binding("q", "quit_key", "Quit", tooltip="Quit (instances keep running)"),
         Binding("ctrl+t", "cycle_theme", "Next theme", show=False,
-                tooltip="Next theme: dark, light, high contrast"),
+                tooltip="Next theme: dark, light, high contrast (kept for the next start)"),
     ]
 
     def __init__(
@@ -117,7 +120,7 @@ class LecsApp(StorageActions):
                                               searched=self._palette_commands)
         for theme in THEMES.values():
             self.register_theme(theme)
-        self.theme = default_theme()
+        self.theme = default_theme(saved=theme_choice.load(cloud.paths.home))
 
     # ---- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -308,8 +311,30 @@ class LecsApp(StorageActions):
         if self.is_running and self.pane_name == "events" and self.current_pane.is_mounted:
             self.current_pane.refresh_data()
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast, or while a dialog is open a line above it (widgets/dialog_notice.py):
+        never over the dialog's fields and buttons."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        if isinstance(screen, ModalScreen) and screen.has_class("modal"):
+            from app.tui.widgets.dialog_notice import DialogNotice
+
+            notices = screen.query(DialogNotice)
+            notice = notices.first() if notices else DialogNotice()
+            if not notices:
+                screen.mount(notice)
+            notice.show(message, title, severity, timeout, markup)
+
     def set_theme(self, name: str) -> None:
         self.theme = name
+        self._save_theme()
+
+    def _save_theme(self) -> None:
+        try:
+            theme_choice.save(self.cloud.paths.home, self.theme)
+        except OSError as exc:
+            self.notify(f"theme not saved: {exc.strerror}", severity="warning")
 
     def _palette_commands(self) -> Iterator[Command]:
         """Every command the palette searches: imported on the first search (the metrics
@@ -328,7 +353,15 @@ class LecsApp(StorageActions):
         """Pane keys (filter, jump, digits, esc) apply only while the panes are on screen."""
         if action in MAIN_ONLY and len(self.screen_stack) > 1:
             return False
+        if getattr(self.screen, "TAKES_KEYS", False) and action != "quit":
+            return False  # a console: every key goes to the guest (ctrl+q still quits)
+        if action in TYPED_KEYS and self._prompt_open():
+            return False  # typed into the prompt: not the App's keys meanwhile
         return True
+
+    def _prompt_open(self) -> bool:
+        prompts = self.screen_stack[0].query_children(Prompt) if self.screen_stack else None
+        return bool(prompts) and prompts.first().display and len(self.screen_stack) == 1
 
     def action_show_pane(self, name: str) -> None:
         self.query_one(Prompt).display = False
@@ -370,10 +403,16 @@ class LecsApp(StorageActions):
     def clear_filter(self) -> None:
         self.current_pane.set_filter("")
 
+    async def action_quit_key(self) -> None:
+        """`q`: quit; a separate action from ctrl+q's so that the prompt and the console can
+        take the letter while ctrl+q still quits."""
+        await self.action_quit()
+
     def action_cycle_theme(self) -> None:
         names = list(THEMES)
         current = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(current + 1) % len(names)]
+        self._save_theme()
         self.notify(f"theme: {self.theme}")
 
     def on_prompt_filter(self, message: Prompt.Filter) -> None:

@@ -47,6 +47,7 @@ def key_tables(everywhere: Sequence[BindingType]) -> list[KeyTable]:
     from app.tui.panes.instances import InstancesPane
     from app.tui.panes.metrics import MetricsPane
     from app.tui.panes.security_groups import SecurityGroupsPane
+    from app.tui.screens.backup_list import BackupsScreen
     from app.tui.screens.confirm import ConfirmScreen
     from app.tui.screens.console import ConsoleScreen
     from app.tui.screens.create_instance import CreateInstanceScreen
@@ -70,12 +71,15 @@ def key_tables(everywhere: Sequence[BindingType]) -> list[KeyTable]:
         ("Images pane", rows(ImagesPane.BINDINGS)),
         ("Disks pane", rows(DisksPane.BINDINGS)),
         ("Disk details (snapshot tree)", rows(DiskDetailScreen.BINDINGS)),
+        ("Backups (B on Disks)", rows(BackupsScreen.BINDINGS)),
         ("Security groups pane", rows(SecurityGroupsPane.BINDINGS) + [
             ("tab", "Next table: groups, the selected group's rules, open ports"),
             ("enter", "On a group: go to its rules")]),
         ("Key pairs (p on Security groups)", rows(KeyPairsScreen.BINDINGS)),
         ("Metrics pane", rows(MetricsPane.BINDINGS) + [
             ("tab", "Next table: the fleet (its cursor picks the charts), the alarm list")]),
+        ("Events pane", [("enter", "The whole event: every field, parameters, the error"),
+                         ("g", "Newest first: the title's 'N new' counts the ones above")]),
         ("Instance details", rows(InstanceDetailScreen.BINDINGS)),
         ("Serial console", rows(ConsoleScreen.BINDINGS)),
         ("Dialogs", rows(CreateInstanceScreen.BINDINGS) + rows(ConfirmScreen.BINDINGS)),

@@ -92,8 +92,9 @@ THEMES: dict[str, Theme] = {t.name: t for t in (DARK, LIGHT, HIGH_CONTRAST)}
 SHORT_NAMES = {"dark": DARK.name, "light": LIGHT.name, "high-contrast": HIGH_CONTRAST.name}
 
 
-def default_theme(environ: dict[str, str] | None = None) -> str:
-    """LECS_THEME picks a theme; with NO_COLOR set the high-contrast one reads best in mono."""
+def default_theme(environ: dict[str, str] | None = None, saved: str | None = None) -> str:
+    """LECS_THEME picks a theme; with NO_COLOR set the high-contrast one reads best in mono;
+    else the one last picked (`saved`), else dark."""
     env = os.environ if environ is None else environ
     wanted = env.get("LECS_THEME", "").strip()
     if wanted in THEMES:
@@ -102,7 +103,7 @@ def default_theme(environ: dict[str, str] | None = None) -> str:
         return SHORT_NAMES[wanted]
     if "NO_COLOR" in env:
         return HIGH_CONTRAST.name
-    return DARK.name
+    return saved if saved in THEMES else DARK.name
 
 
 class ThemedStylesheet(Stylesheet):

@@ -170,6 +170,11 @@ class StorageActions(InstanceActions):
             self.run_op("backup.create", inst.name, self.cloud.backups.create, inst.id,
                         progress=True)
 
+    def open_backups(self, instance_id: str | None = None) -> None:
+        from app.tui.screens.backup_list import BackupsScreen
+
+        self.push_screen(BackupsScreen(instance_id))
+
     # ---- images --------------------------------------------------------------------
     def open_import_image(self) -> None:
         from app.tui.screens.import_image import ImportImageScreen, ImportSpec

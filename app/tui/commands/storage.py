@@ -32,6 +32,7 @@ def storage_commands(app: Controls) -> Iterator[Command]:
         yield f"Roll back to snapshot {s.name}", f"{ref}: asks first", \
             partial(app.rollback_snapshot, s.id)
         yield f"Delete snapshot {s.name}", f"{ref}: asks first", partial(app.delete_snapshot, s.id)
+    yield "Backups", "list, restore onto a stopped instance, delete", app.open_backups
     for inst in app.instances:
         yield f"Back up {inst.name}", f"{inst.name}: all its disks, with progress", \
             partial(app.backup_instance, inst.id)

@@ -22,6 +22,7 @@ class Pane(Guarded, Vertical):
     TITLE: ClassVar[str] = ""
     COLUMNS: ClassVar[list[Column]] = []
     MARKABLE: ClassVar[bool] = False
+    NEWEST_FIRST: ClassVar[bool] = False  # new rows come on top (see VirtualTable)
     EMPTY: ClassVar[str] = "Nothing here yet."
     NOTE: ClassVar[str] = ""  # an "arrives with …" line under the table
 
@@ -36,7 +37,7 @@ class Pane(Guarded, Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self.TITLE, classes="pane-title")
         yield VirtualTable(self.COLUMNS, markable=self.MARKABLE, empty_text=self.EMPTY,
-                           id=f"{self.NAME}-table")
+                           newest_first=self.NEWEST_FIRST, id=f"{self.NAME}-table")
         if self.NOTE:
             yield Static(self.NOTE, classes="pane-note")
 
@@ -75,6 +76,8 @@ class Pane(Guarded, Vertical):
             parts.append(f"filter: [$accent]{_escape(table.filter_text)}[/]")
         if table.marked:
             parts.append(f"[$mark]{len(table.marked)} marked[/]")
+        if table.unseen:
+            parts.append(f"[$accent]{table.unseen} new[/] [dim](g)[/]")
         self.query_one(".pane-title", Static).update(" · ".join(parts), layout=False)
 
     def on_mount(self) -> None:

@@ -63,6 +63,8 @@ class DisksPane(Pane):
                 tooltip="Details: the disk's snapshot tree, rollback, delete (enter too)"),
         Binding("b", "backup", "Backup", show=False,
                 tooltip="Back up every disk of the disk's instance together, with progress"),
+        Binding("B", "backups", "Backups", show=False,
+                tooltip="Backups: list them, restore one onto its stopped instance, delete"),
         Binding("w", "toggle_dwi", "Del w/ inst", show=False,
                 tooltip="Toggle delete-with-instance for a data disk"),
         Binding("D", "delete", "Delete", tooltip="Delete the disk and its snapshots (asks first)"),
@@ -128,6 +130,11 @@ class DisksPane(Pane):
                         " disks", severity="warning", title="backup")
             return
         self.lecs.backup_instance(disk.instance_id)
+
+    def action_backups(self) -> None:
+        key = self._key()
+        disk = next((d for d in self.lecs.cloud.disks.list() if d.id == key), None)
+        self.lecs.open_backups(disk.instance_id if disk is not None else None)
 
     def action_toggle_dwi(self) -> None:
         if key := self._key():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.tui.panes.base import Pane
 from app.tui.widgets.cells import params_text, when
-from app.tui.widgets.vtable import Column, Row
+from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.inventory.records import Event
 
 KEEP = 2000
@@ -31,11 +31,12 @@ def event_row(event: Event, names: dict[str, str]) -> Row:
 class EventsPane(Pane):
     NAME = "events"
     TITLE = "Events"
+    NEWEST_FIRST = True
     EMPTY = "No events yet: every create, start, stop and delete is recorded here."
     COLUMNS = [
         Column("time", "TIME", 14, 14),
-        Column("action", "ACTION", 10, 20),
-        Column("resource", "RESOURCE", 8, 24),
+        Column("action", "ACTION", 16, 20),
+        Column("resource", "RESOURCE", 12, 24),
         Column("result", "RESULT", 7, 8),
         Column("duration", "TOOK", 5, 8, priority=2, align_right=True),
         Column("user", "USER", 4, 12, priority=3),
@@ -46,6 +47,7 @@ class EventsPane(Pane):
         super().__init__()
         self.events: list[Event] = []
         self._ops_shown = False
+        self._names: dict[str, str] = {}
 
     def refresh_data(self) -> None:
         since = self.events[0].id if self.events else 0
@@ -57,9 +59,18 @@ class EventsPane(Pane):
         self._ops_shown = bool(self.lecs.ops.running)
         names = {i.id: i.name for i in self.lecs.cloud.images.list()}
         names.update({i.id: i.name for i in self.lecs.instances})
+        self._names = names
         rows = [self._op_row(op_id) for op_id in self.lecs.ops.running]
         rows += [event_row(e, names) for e in self.events]
         self.set_rows(rows)
+
+    def on_virtual_table_selected(self, message: VirtualTable.Selected) -> None:
+        """Enter on an event: the whole event (the row cuts its parameters)."""
+        from app.tui.screens.event_detail import EventDetailScreen
+
+        event = next((e for e in self.events if f"ev{e.id}" == message.key), None)
+        if event is not None:
+            self.app.push_screen(EventDetailScreen(event, self._names.get(event.resource, "")))
 
     def _op_row(self, op_id: int) -> Row:
         op = self.lecs.ops.running[op_id]

@@ -12,6 +12,7 @@ from app.tui.panes.base import Pane
 from app.tui.widgets.cells import state_style, tags_text
 from app.tui.widgets.sparklines import percent
 from app.tui.widgets.vtable import Column, Row, VirtualTable
+from app.tui.widgets.words import pick
 from backend.compute.records import Instance
 from backend.inventory.records import InstanceState
 
@@ -59,7 +60,7 @@ def instance_row(inst: Instance, now: float,
 CONFIRM = {
     "reboot": "Reboot {names}? The guest is reset without a clean shutdown.",
     "force-stop": "Force-stop {names}? QEMU is killed; unsaved guest data is lost.",
-    "delete": "Delete {names}? Their system disks are deleted with them.",
+    "delete": "Delete {names}? {disks} deleted with {them}.",
 }
 
 
@@ -68,17 +69,17 @@ class InstancesPane(Pane):
     TITLE = "Instances"
     MARKABLE = True
     EMPTY = "No instances yet: press n to create one."
-    COLUMNS = [
+    COLUMNS = [  # priority: 0 always shown, then cut to min_width; higher numbers go first
         Column("name", "NAME", 8, 28),
-        Column("id", "ID", 12, 12, priority=2),
+        Column("id", "ID", 12, 12, priority=6),
         Column("state", "STATE", 9, 10),
-        Column("type", "TYPE", 9, 10, priority=3),
-        Column("size", "vCPU/MEM", 8, 10, priority=6),
-        Column("image", "IMAGE", 5, 20, priority=5),
-        Column("ports", "HOST PORTS", 10, 24, priority=4),
-        Column("uptime", "UPTIME", 6, 8, priority=1, align_right=True),
-        Column("tags", "TAGS", 8, 40, priority=7, flex=True),
-        Column("cpu", "CPU", 5, 6, priority=5, align_right=True),  # live, from the sampler
+        Column("type", "TYPE", 9, 10, priority=4),
+        Column("size", "vCPU/MEM", 8, 10, priority=7),
+        Column("image", "IMAGE", 8, 20, priority=5),
+        Column("ports", "HOST PORTS", 10, 40, priority=2),
+        Column("uptime", "UPTIME", 6, 8, priority=8, align_right=True),
+        Column("tags", "TAGS", 6, 40, priority=3, flex=True),
+        Column("cpu", "CPU", 5, 6, priority=1, align_right=True),  # live, from the sampler
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "create", "New", tooltip="Create an instance (name, image, type, tags)"),
@@ -174,7 +175,11 @@ class InstancesPane(Pane):
         if confirm is None:
             go()
         else:
-            self.lecs.confirm(confirm.format(names=self._names(items), n=len(items)), go)
+            n = len(items)
+            self.lecs.confirm(confirm.format(
+                names=self._names(items), n=n,
+                disks=pick(n, "Its system disk is", "Their system disks are"),
+                them=pick(n, "it", "them")), go)
 
     def action_start(self) -> None:
         self._power("start")

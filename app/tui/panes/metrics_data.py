@@ -14,6 +14,7 @@ from app.tui.widgets.cells import state_style
 from app.tui.widgets.columns import Column, Row
 from app.tui.widgets.plots import Chart, Line
 from app.tui.widgets.sparklines import Point, byte_size, percent, rate, resample, spark
+from app.tui.widgets.words import counted
 from backend import Cloud
 from backend.compute.records import Instance
 from backend.inventory.errors import LecsError
@@ -114,7 +115,8 @@ def host_text(cloud: Cloud, facts: HostFacts | None, instances: Sequence[Instanc
     running = [i for i in instances if i.state is InstanceState.RUNNING]
     memory = sum(i.memory_mib for i in running)
     head = "[b]Host[/b]"
-    given = f"{len(running)} VMs {sum(i.vcpus for i in running)} vCPU {memory} MiB"
+    size = f"{memory} MiB" if memory < 1024 else f"{memory / 1024:.1f} GiB"
+    given = f"{counted(len(running), 'VM')} up · {sum(i.vcpus for i in running)} vCPU · {size}"
     if facts is not None:
         head += f" {facts.hostname} · {facts.cpu_count} CPU · {facts.memory_mib / 1024:.1f} GiB"
         if facts.memory_mib:
@@ -127,7 +129,7 @@ def host_text(cloud: Cloud, facts: HostFacts | None, instances: Sequence[Instanc
         f"DISK [b]{get('host_disk_util'):>6}[/b] used (LECS_HOME)",
         f"LOAD [b]{load if sample else '-':>6}[/b] (1 min)",
         f"I/O  r {get('host_disk_read_bytes_rate')} · w {get('host_disk_write_bytes_rate')}",
-        f"[dim]GIVE {given}[/]",
+        f"[dim]{given}[/]",
     ])
 
 

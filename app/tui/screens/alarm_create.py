@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from app.tui.screens.form import SubmitCancel
+from app.tui.widgets.form_rules import NAME_MAX, entered, fit, name_error
 from app.tui.widgets.guard import Guarded
 from backend.inventory import validate
 from backend.inventory.errors import ValidationError
@@ -62,6 +63,8 @@ def check(spec: AlarmSpec, taken: set[str]) -> dict[str, str]:
         except ValidationError as exc:
             errors[field] = errors[field] or str(exc)
 
+    if len(spec.name) > NAME_MAX or not spec.name:
+        errors["name"] = name_error(spec.name, "alarm name")
     guard("name", lambda: validate.name(spec.name, "alarm name"))
     try:
         percent = metric(spec.metric, spec.resource).percent
@@ -143,12 +146,13 @@ class AlarmCreateScreen(Guarded, SubmitCancel, ModalScreen[AlarmSpec | None]):
                                                 value=">", id="comparison", allow_blank=False,
                                                 compact=True))
             yield from row("Threshold", Input("80", id="threshold", compact=True), "threshold")
-            yield from row("Period", Input("60s", id="period", compact=True,
-                                           placeholder="90s, 5m, 1h"), "period")
-            yield from row("Periods", Input("1", id="periods", compact=True,
-                                            placeholder="consecutive periods, 1-20"), "periods")
-            yield from row("Suppress", Input("0", id="suppression", compact=True,
-                                             placeholder="repeat notice every … (0: once)"),
+            yield from row("Period", Input("60s", id="period", compact=True, placeholder="60s",
+                                           tooltip="90s, 5m, 1h"), "period")
+            yield from row("Periods", Input("1", id="periods", compact=True, placeholder="1",
+                                            tooltip="consecutive periods, 1-20"), "periods")
+            yield from row("Renotify", Input(id="suppression", compact=True, placeholder="never",
+                                             tooltip="while in ALARM, notify again every …"
+                                                     " (5m, 1h); never: once"),
                            "suppression")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
@@ -161,7 +165,8 @@ class AlarmCreateScreen(Guarded, SubmitCancel, ModalScreen[AlarmSpec | None]):
 
     def spec(self) -> AlarmSpec:
         def text(field: str) -> str:
-            return self.query_one(f"#{field}", Input).value.strip()
+            value = entered(self.query_one(f"#{field}", Input))
+            return "0" if field == "suppression" and value == "never" else value
 
         def choice(field: str) -> str:
             return str(self.query_one(f"#{field}", Select).value)
@@ -174,7 +179,7 @@ class AlarmCreateScreen(Guarded, SubmitCancel, ModalScreen[AlarmSpec | None]):
         for field, error in errors.items():
             if only is None or field == only:
                 label = self.query_one(f"#{field}-error", Label)
-                label.update(error)
+                label.update(fit(error))
                 label.display = bool(error)
 
     @on(Input.Changed)

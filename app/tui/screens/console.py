@@ -19,9 +19,11 @@ from backend.inventory.errors import LecsError
 
 
 class ConsoleScreen(Guarded, Screen[None]):
+    TAKES_KEYS = True  # the App's keys (? q / …) go to the guest here, and leave the footer
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+right_square_bracket", "detach", "Detach", priority=True,
-                tooltip="Detach from the console, back to the dashboard"),
+                tooltip="Detach from the console, back to the dashboard (every other key,"
+                        " ? and q too, goes to the guest; ctrl+q still quits)"),
     ]
 
     def __init__(self, instance: Instance) -> None:
@@ -62,7 +64,8 @@ class ConsoleScreen(Guarded, Screen[None]):
             return
         self.writer = writer
         self.terminal.send = self._send
-        self._title("attached (press enter for a prompt)")
+        self._title("attached")
+        self._send(b"\r")  # the guest prints its prompt again: no blank screen on open
         try:
             while data := await reader.read(4096):
                 self.terminal.feed(data)

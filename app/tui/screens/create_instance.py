@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
 from app.tui.screens.form import SubmitCancel
+from app.tui.widgets.form_rules import entered, fit, free_name, name_error
 from app.tui.widgets.guard import Guarded
 from backend.compute.records import InstanceType
 from backend.inventory import validate
@@ -45,27 +46,21 @@ class CreateSpec:
 
 def check_name(value: str, taken: set[str]) -> str:
     """The error for a name, or "" if the backend would accept it."""
-    try:
-        validate.name(value, "instance name")
-    except ValidationError as exc:
-        return str(exc)
-    if value in taken:
-        return f"an instance named {value!r} exists already"
-    return ""
+    return name_error(value, "instance name", taken)
 
 
 def check_tags(value: str) -> tuple[dict[str, str], str]:
     try:
         return validate.tags(value.replace(",", " ").split()), ""
     except ValidationError as exc:
-        return {}, str(exc)
+        return {}, fit(str(exc))
 
 
 def check_hostname(value: str) -> str:
     try:
         cloudinit.hostname(value) if value else None
     except ValidationError as exc:
-        return str(exc)
+        return fit(str(exc))
     return ""
 
 
@@ -77,9 +72,9 @@ def check_user_data(path: str) -> tuple[bytes | None, str]:
         data = check_user_data_file(path)
         cloudinit.user_data(data)
     except ValidationError as exc:
-        return None, str(exc)
+        return None, fit(str(exc))
     except OSError as exc:
-        return None, f"cannot read user-data file {path!r}: {exc.strerror}"
+        return None, fit(f"cannot read user-data file {path!r}: {exc.strerror}")
     return data, ""
 
 
@@ -128,21 +123,23 @@ class CreateInstanceScreen(Guarded, SubmitCancel, ModalScreen[CreateSpec | None]
 
         with Vertical(classes="dialog", id="create-dialog"):
             yield Static("[b]Create instance[/b]", classes="dialog-title")
-            yield from row("Name", Input(placeholder="web-1", id="name", compact=True), "name")
+            yield from row("Name", Input(placeholder=free_name("vm-1", self.taken), id="name",
+                                         compact=True), "name")
             yield from row("Image", Select(image_opts, value=first_image, id="image",
                                            allow_blank=not image_opts, compact=True))
             yield from row("Type", Select(type_opts, value=first_type, id="type",
                                           allow_blank=False, compact=True))
-            yield from row("Tags", Input(placeholder="env=dev team=lab (k=v, spaces or commas)",
-                                         id="tags", compact=True), "tags")
+            yield from row("Tags k=v", Input(id="tags", compact=True,
+                                             tooltip="env=dev team=lab: spaces or commas"),
+                           "tags")
             yield from row("Groups", SelectionList(*group_opts, id="sgs", compact=True), "sgs")
             yield from row("Key pair", Select([(k, k) for k in self.keypairs], id="keypair",
                                               prompt="none", compact=True))
-            yield from row("Hostname", Input(placeholder="from the name", id="hostname",
-                                             compact=True), "hostname")
-            yield from row("User data", Input(placeholder="path to a #! script or "
-                                              "#cloud-config file", id="user-data",
-                                              compact=True), "user-data")
+            yield from row("Hostname", Input(id="hostname", compact=True,
+                                             tooltip="blank: made from the name"), "hostname")
+            yield from row("User data", Input(id="user-data", compact=True,
+                                              tooltip="path to a #! script or #cloud-config"
+                                              " file"), "user-data")
             yield from row("", Checkbox("Start it now", value=True, id="start", compact=True))
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
@@ -151,22 +148,28 @@ class CreateInstanceScreen(Guarded, SubmitCancel, ModalScreen[CreateSpec | None]
     def on_mount(self) -> None:
         for check in CHECKS:
             self.query_one(f"#{check}-error", Label).display = False
+        self.query_one("#hostname", Input).placeholder = cloudinit.hostname_for(
+            self._value("name"))
         self.query_one("#name", Input).focus()
 
     def _show(self, check: str, error: str) -> None:
         label = self.query_one(f"#{check}-error", Label)
-        label.update(error)
+        label.update(fit(error))
         label.display = bool(error)
 
     def _value(self, widget_id: str) -> str:
-        return self.query_one(f"#{widget_id}", Input).value.strip()
+        """The field's value, or its default (placeholder) when blank."""
+        return entered(self.query_one(f"#{widget_id}", Input))
 
     def _groups(self) -> list[str]:
         return list(self.query_one("#sgs", SelectionList).selected)
 
     @on(Input.Changed, "#name")
     def _name_changed(self, event: Input.Changed) -> None:
-        self._show("name", check_name(event.value, self.taken) if event.value else "")
+        self._show("name", check_name(event.value.strip(), self.taken) if event.value else "")
+        # the hostname's default follows the name, as the backend derives it
+        self.query_one("#hostname", Input).placeholder = cloudinit.hostname_for(
+            self._value("name"))
 
     @on(Input.Changed, "#tags")
     def _tags_changed(self, event: Input.Changed) -> None:

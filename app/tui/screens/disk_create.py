@@ -8,7 +8,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input
 
-from app.tui.screens.form import FormScreen, field, name_error, size_error
+from app.tui.screens.form import FormScreen, field
+from app.tui.widgets.form_rules import free_name, name_error, size_error
 
 
 @dataclass(slots=True, frozen=True)
@@ -29,7 +30,7 @@ class CreateDiskScreen(FormScreen[DiskSpec]):
         self.taken = taken
 
     def fields(self) -> ComposeResult:
-        yield from field("Name", "name", "data-1")
+        yield from field("Name", "name", free_name("data-1", self.taken))
         yield from field("Size (GiB, 1-16384)", "size", "10", kind="integer")
         yield Checkbox("Encrypted (qcow2 LUKS; the key stays in lecs's key store)",
                        id="encrypted", compact=True)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 STATE_STYLE = {SnapshotState.AVAILABLE: "ok", SnapshotState.CREATING: "busy",
                SnapshotState.ERROR: "bad"}
 COLUMNS = [
-    Column("name", "SNAPSHOT", 10, 60),
+    Column("name", "SNAPSHOT", 26, 60),  # a tree: cut names lose their branch
     Column("head", "HEAD", 4, 4),
     Column("id", "ID", 13, 13, priority=2),
     Column("state", "STATE", 9, 9),

@@ -6,7 +6,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Label
 
-from app.tui.screens.form import FormScreen, field, size_error
+from app.tui.screens.form import FormScreen, field
+from app.tui.widgets.form_rules import size_error
 from backend.inventory.records import Disk
 
 
@@ -30,7 +31,8 @@ class ResizeDiskScreen(FormScreen[int]):
         return f"Resize disk {self.disk.name} ({self.disk.size_gib} GiB)"
 
     def fields(self) -> ComposeResult:
-        yield from field("New size (GiB)", "size", str(self.disk.size_gib + 1), kind="integer")
+        yield from field("New size (GiB)", "size", value=str(self.disk.size_gib + 1),
+                         kind="integer")
         yield Label("Grown online (block_resize): the running guest sees the new size."
                     if self.live else
                     "Grown offline (qemu-img resize); then grow the file system inside.",

@@ -1,4 +1,5 @@
-"""What the storage dialogs share: a titled form, inline errors, esc cancels, ctrl+s submits."""
+"""What the storage dialogs share: a titled form, inline errors, esc cancels, ctrl+s submits.
+Fields follow app/tui/widgets/form_rules.py: a placeholder is the default a blank field takes."""
 
 from __future__ import annotations
 
@@ -10,36 +11,20 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from app.tui.widgets.form_rules import entered, fit
 from app.tui.widgets.guard import Guarded
-from backend.inventory import validate
-from backend.inventory.errors import ValidationError
 
 T = TypeVar("T")
 
 
-def name_error(value: str, what: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
-    """The backend's error for a new name, or "" if it would accept it."""
-    try:
-        validate.name(value, what)
-    except ValidationError as exc:
-        return str(exc)
-    if value in taken:
-        return f"a {what.split()[0]} named {value!r} exists already"
-    return ""
-
-
-def size_error(value: str, what: str = "disk size") -> tuple[int, str]:
-    try:
-        return validate.size_gib(value.strip() or "?", what), ""
-    except ValidationError as exc:
-        return 0, str(exc)
-
-
-def field(label: str, field_id: str, placeholder: str = "", value: str = "",
-          kind: Literal["text", "integer"] = "text") -> ComposeResult:
-    """A label, an input and the line for its error (`#<id>-error`)."""
+def field(label: str, field_id: str, default: str = "", value: str = "",
+          kind: Literal["text", "integer"] = "text", tooltip: str | None = None
+          ) -> ComposeResult:
+    """A label, an input and the line for its error (`#<id>-error`); `default` shows grey
+    and is what the field means left blank."""
     yield Label(label)
-    yield Input(value, placeholder=placeholder, id=field_id, compact=True, type=kind)
+    yield Input(value, placeholder=default, id=field_id, compact=True, type=kind,
+                tooltip=tooltip)
     yield Label("", id=f"{field_id}-error", classes="field-error")
 
 
@@ -105,10 +90,15 @@ class FormScreen(Guarded, SubmitCancel, ModalScreen[T | None]):
             inputs.first().focus()
 
     def value(self, field_id: str) -> str:
+        """The field's value, or its default (the placeholder) when blank."""
+        return entered(self.query_one(f"#{field_id}", Input))
+
+    def typed(self, field_id: str) -> str:
+        """Only what was typed (the inline check of a field still blank says nothing)."""
         return self.query_one(f"#{field_id}", Input).value.strip()
 
     def show_error(self, field_id: str, text: str) -> str:
-        self.query_one(f"#{field_id}-error", Label).update(text)
+        self.query_one(f"#{field_id}-error", Label).update(fit(text))
         return text
 
     def action_submit(self) -> None:

@@ -8,7 +8,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, Select
 
-from app.tui.screens.form import FormScreen, field, name_error
+from app.tui.screens.form import FormScreen, field
+from app.tui.widgets.form_rules import free_name, name_error
 from backend.compute.records import Instance
 from backend.inventory.records import InstanceState
 
@@ -38,7 +39,16 @@ class CreateImageScreen(FormScreen[ImageFromInstance]):
         yield Label("Stopped instance (its system disk becomes the image)")
         yield Select(opts, value=first, id="instance", allow_blank=not opts, compact=True)
         yield Label("", id="instance-error", classes="field-error")
-        yield from field("Image name", "name", "web-golden")
+        yield from field("Image name", "name", self.default_name(first))
+
+    def default_name(self, instance_id: object) -> str:
+        """`<instance>-image`, numbered past the names taken: a blank name means it."""
+        inst = next((i for i in self.instances if i.id == instance_id), None)
+        return free_name(f"{inst.name}-image", self.taken) if inst else ""
+
+    @on(Select.Changed, "#instance")
+    def _instance_changed(self, event: Select.Changed) -> None:
+        self.query_one("#name", Input).placeholder = self.default_name(event.value)
 
     @on(Input.Changed, "#name")
     def _name_changed(self, event: Input.Changed) -> None:
@@ -48,7 +58,8 @@ class CreateImageScreen(FormScreen[ImageFromInstance]):
     def result(self) -> ImageFromInstance | None:
         chosen = self.query_one("#instance", Select).value
         problem = self.show_error("name", name_error(self.value("name"), "image name",
-                                                     self.taken))
+                                                     self.taken) if chosen is not Select.NULL
+                                  else "")
         if chosen is Select.NULL:
             self.show_error("instance", "no stopped instance: stop one first")
             return None

@@ -10,12 +10,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Label
 
-from app.tui.screens.form import FormScreen, field, name_error
+from app.tui.screens.form import FormScreen, field
+from app.tui.widgets.form_rules import fit, free_name, name_error
 from backend.images.transfer import check_checksum, check_url
 from backend.inventory import validate
 from backend.inventory.errors import ValidationError
-
-DEFAULT_NAME = "debian-12"
 
 
 @dataclass(slots=True, frozen=True)
@@ -35,13 +34,15 @@ def is_url(source: str) -> bool:
 
 
 def source_error(source: str) -> str:
+    if not source:
+        return "an image file or http(s) URL is required"
     try:
         if is_url(source):
             check_url(source)
         else:
             validate.existing_file(source, "image file")
     except ValidationError as exc:
-        return str(exc)
+        return fit(str(exc))
     return ""
 
 
@@ -73,20 +74,18 @@ class ImportImageScreen(FormScreen[ImportSpec]):
         self.taken = taken
 
     def fields(self) -> ComposeResult:
-        yield from field("Disk image file or http(s) URL", "path",
-                         "~/Downloads/debian-12-genericcloud-amd64.qcow2 or https://…")
-        yield from field("Name", "name", DEFAULT_NAME)
-        yield from field("OS (optional)", "os", "Debian 12")
-        yield from field("Checksum to verify (optional, downloads)", "checksum",
-                         "sha256:<64 hex digits>")
+        yield from field("Image file or http(s) URL (qcow2, raw, vmdk…)", "path")
+        yield from field("Name (blank: from the file's name)", "name")
+        yield from field("OS (optional, e.g. Debian 12)", "os")
+        yield from field("Checksum to verify (optional, downloads: sha256:<64 hex>)",
+                         "checksum")
         yield Label("Progress shows above the footer; X on Images (or click ✕) cancels.",
                     classes="hint")
 
     @on(Input.Changed, "#path")
     def _path_changed(self, event: Input.Changed) -> None:
-        name = self.query_one("#name", Input)
-        if event.value and not name.value:
-            name.placeholder = stem(event.value.strip()) or DEFAULT_NAME
+        base = stem(event.value.strip())
+        self.query_one("#name", Input).placeholder = free_name(base, self.taken) if base else ""
 
     @on(Input.Changed, "#name")
     def _name_changed(self, event: Input.Changed) -> None:
@@ -94,8 +93,7 @@ class ImportImageScreen(FormScreen[ImportSpec]):
         self.show_error("name", name_error(value, "image name", self.taken) if value else "")
 
     def result(self) -> ImportSpec | None:
-        placeholder = self.query_one("#name", Input).placeholder
-        name = self.value("name") or (placeholder if placeholder != DEFAULT_NAME else "")
+        name = self.value("name")
         source, checksum = self.value("path"), self.value("checksum")
         problems = [
             self.show_error("path", source_error(source)),

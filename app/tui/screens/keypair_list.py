@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, Static
-from textual.worker import Worker
 
-from app.tui.widgets.guard import Guarded
+from app.tui.screens.list_dialog import ListDialog
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.network.records import KeyPair
-
-if TYPE_CHECKING:
-    from app.tui.dashboard import Dashboard
 
 KEY_COLUMNS = [
     Column("name", "NAME", 6, 20),
@@ -36,7 +28,7 @@ def keypair_row(key: KeyPair, used_by: list[str]) -> Row:
     return Row(key.name, cells, ("", "muted", "", "", "muted"), {"name": key.name})
 
 
-class KeyPairsScreen(Guarded, ModalScreen[None]):
+class KeyPairsScreen(ListDialog):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "import_key", "Import",
                 tooltip="Import an OpenSSH public key from a .pub file"),
@@ -48,12 +40,8 @@ class KeyPairsScreen(Guarded, ModalScreen[None]):
     ]
 
     def __init__(self) -> None:
-        super().__init__(classes="modal")
+        super().__init__()
         self.keys: list[KeyPair] = []
-
-    @property
-    def lecs(self) -> Dashboard:
-        return cast("Dashboard", self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="keypairs-dialog"):
@@ -63,14 +51,6 @@ class KeyPairsScreen(Guarded, ModalScreen[None]):
                                " or n to generate one.", id="keypairs-table")
             yield Label("i import · n new (ssh-keygen) · D delete · esc close", classes="hint")
 
-    @property
-    def table(self) -> VirtualTable:
-        return self.query_one(VirtualTable)
-
-    def on_mount(self) -> None:
-        self.reload()
-        self.table.focus()
-
     def reload(self) -> None:
         used: dict[str, list[str]] = {}
         for inst in self.lecs.instances:
@@ -78,16 +58,6 @@ class KeyPairsScreen(Guarded, ModalScreen[None]):
                 used.setdefault(inst.key_pair, []).append(inst.name)
         self.keys = self.lecs.cloud.keypairs.list()
         self.table.set_rows([keypair_row(k, used.get(k.name, [])) for k in self.keys])
-
-    def _run(self, action: str, name: str, call: Callable[..., Any], *args: Any) -> None:
-        self._reload_after(self.lecs.run_op(action, name, call, *args))
-
-    @work(group="keypairs", exit_on_error=False, description="key pairs")
-    async def _reload_after(self, worker: Worker[None]) -> None:
-        with contextlib.suppress(Exception):  # run_op reports its own failures
-            await worker.wait()
-        if self.is_attached:
-            self.reload()
 
     def action_import_key(self, generate: bool = False) -> None:
         from app.tui.screens.keypair_import import ImportKeyScreen, KeySpec
@@ -119,7 +89,3 @@ class KeyPairsScreen(Guarded, ModalScreen[None]):
             question += "\nThe private key lecs generated for it is deleted too."
         self.lecs.confirm(question,
                           lambda: self._run("keypair.delete", name, keypairs.delete, name))
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-

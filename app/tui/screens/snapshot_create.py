@@ -1,12 +1,15 @@
-"""Snapshot a disk: an optional name (the engine picks DISK-DATE-TIME when left empty)."""
+"""Snapshot a disk: a name, by default DISK-DATE-TIME as the engine would pick it."""
 
 from __future__ import annotations
+
+import time
 
 from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, Label
 
-from app.tui.screens.form import FormScreen, field, name_error
+from app.tui.screens.form import FormScreen, field
+from app.tui.widgets.form_rules import free_name, name_error
 
 
 class SnapshotCreateScreen(FormScreen[str]):
@@ -25,7 +28,8 @@ class SnapshotCreateScreen(FormScreen[str]):
         return f"Snapshot disk {self.disk_name}"
 
     def fields(self) -> ComposeResult:
-        yield from field("Name (optional)", "name", f"{self.disk_name}-YYYYMMDD-HHMMSS")
+        stamp = f"{self.disk_name[:40]}-{time.strftime('%Y%m%d-%H%M%S')}"  # as the engine's
+        yield from field("Name", "name", free_name(stamp, self.taken))
         how = ("live through QEMU, consistent with what the guest wrote" if self.live
                else "offline, with qemu-img")
         yield Label(f"Taken {how}.", classes="hint")
@@ -37,6 +41,6 @@ class SnapshotCreateScreen(FormScreen[str]):
 
     def result(self) -> str | None:
         name = self.value("name")
-        if name and self.show_error("name", name_error(name, "snapshot name", self.taken)):
+        if self.show_error("name", name_error(name, "snapshot name", self.taken)):
             return None
         return name

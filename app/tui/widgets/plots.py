@@ -56,6 +56,16 @@ def time_ticks(window: float) -> tuple[list[float], list[str]]:
     return positions, labels
 
 
+def y_ticks(top: float, height: int) -> list[float]:
+    """0 always, the top, and the middle when the chart has the rows for it (plotext's own
+    ticks leave 0 out on a short chart, and then no line reads as "idle")."""
+    return [0.0, top / 2, top] if height >= 9 else [0.0, top]
+
+
+def tick_text(value: float, top: float) -> str:
+    return f"{value:.0f}" if top >= 10 else f"{value:.1f}"
+
+
 class MetricPlot(PlotextPlot):
     """A time-series chart of one or two lines of one resource."""
 
@@ -106,6 +116,8 @@ class MetricPlot(PlotextPlot):
         plt.xticks(positions, labels)
         top = 100.0 if chart.unit == "%" else max(peak / scale * 1.15, 1.0)
         plt.ylim(0, top)
+        ticks = y_ticks(top, self.size.height)
+        plt.yticks(ticks, [tick_text(t, top) for t in ticks])
         plt.title(f"{chart.title} ({unit})" if unit else chart.title)
         return super().render()
 

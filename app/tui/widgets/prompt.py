@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.suggester import SuggestFromList
@@ -39,7 +40,15 @@ def resolve_pane(text: str) -> str | None:
 
 
 class Prompt(Guarded, Horizontal):
-    """Hidden until `/` or `:`; `enter` keeps the result, `esc` cancels."""
+    """Hidden until `/` or `:`; `enter` keeps the result, `esc` cancels. The footer says so
+    in the words of the open mode (the App hides its own keys meanwhile: they type here)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Keep filter", priority=True),
+        Binding("escape", "cancel", "Clear filter", priority=True),
+        Binding("enter", "submit_jump", "Go to pane", priority=True),
+        Binding("escape", "cancel_jump", "Cancel", priority=True),
+    ]
 
     class Filter(Message):
         def __init__(self, text: str, final: bool) -> None:
@@ -87,10 +96,35 @@ class Prompt(Guarded, Horizontal):
         self.input.cursor_position = len(value)
         self.display = True
         self.input.focus()
+        self.refresh_bindings()
 
     def close(self) -> None:
         self.display = False
         self.post_message(self.Closed())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in {"submit", "cancel"}:
+            return self.mode == "filter"
+        if action in {"submit_jump", "cancel_jump"}:
+            return self.mode == "jump"
+        return True
+
+    async def action_submit(self) -> None:
+        await self.input.action_submit()
+
+    async def action_submit_jump(self) -> None:
+        await self.input.action_submit()
+
+    def action_cancel(self) -> None:
+        self._escape()
+
+    def action_cancel_jump(self) -> None:
+        self._escape()
+
+    def _escape(self) -> None:
+        if self.mode == "filter":
+            self.post_message(self.Filter("", final=True))
+        self.close()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -109,6 +143,4 @@ class Prompt(Guarded, Horizontal):
         if event.key == "escape":
             event.stop()
             event.prevent_default()
-            if self.mode == "filter":
-                self.post_message(self.Filter("", final=True))
-            self.close()
+            self._escape()

@@ -22,11 +22,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from app.tui.widgets import query
-from app.tui.widgets.columns import GAP, Column, Row, fit
+from app.tui.widgets.columns import GAP, Column, Row, fit, hidden
 from app.tui.widgets.guard import Guarded
 
 __all__ = ["Column", "Row", "VirtualTable"]
 MARK_WIDTH = 2
+TAG_WIDTH = 5  # " +N ›" at the header's end when columns are left out
 
 
 def text_width(text: str) -> int:
@@ -49,6 +50,11 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, tooltip="A page down"),
         Binding("home,g", "jump(0)", "First row", show=False, tooltip="First row"),
         Binding("end,G", "jump(-1)", "Last row", show=False, tooltip="Last row"),
+        Binding("right,l", "scroll_columns(1)", "More columns", show=False,
+                tooltip="Columns to the right: the ones '+N ›' in the header says are hidden,"
+                        " or cut ones in full"),
+        Binding("left,h", "scroll_columns(-1)", "Columns back", show=False,
+                tooltip="Columns back to the left ('‹' in the header)"),
     ]
 
     class Highlighted(Message):
@@ -75,6 +81,7 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
         columns: Sequence[Column],
         *,
         markable: bool = False,
+        newest_first: bool = False,
         empty_text: str = "Nothing here yet.",
         id: str | None = None,
         classes: str | None = None,
@@ -82,6 +89,11 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.columns = list(columns)
         self.markable = markable
+        # Newest rows come on top: the cursor at the top follows them; elsewhere it stays put
+        # and `unseen` counts the rows that came above it (the pane's title says "N new").
+        self.newest_first = newest_first
+        self.unseen_keys: set[str] = set()
+        self.skip = 0  # columns scrolled off on the left (left/right keys)
         self.empty_text = empty_text
         self.rows: list[Row] = []
         self.view: list[Row] = []
@@ -101,9 +113,12 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
     def set_rows(self, rows: Iterable[Row]) -> None:
         """Replace all rows, keeping the cursor on the same key when it is still there."""
         current = self.current_key
+        at_top = self.newest_first and self.cursor == 0 and int(self.scroll_offset.y) == 0
+        before = {r.key for r in self.rows} if self.newest_first else set()
         self.rows = list(rows)
         keys = {r.key for r in self.rows}
         self.marked &= keys
+        self.unseen_keys &= keys
         natural = []
         for index, column in enumerate(self.columns):
             widest = max((text_width(r.cells[index]) for r in self.rows), default=0)
@@ -111,7 +126,9 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
         if natural != self._natural:
             self._natural = natural
             self._layout_width = -1
-        self._refilter(current)
+        self._refilter(None if at_top else current)
+        if self.newest_first and not at_top and before:
+            self.unseen_keys |= {r.key for r in self.view[:self.cursor] if r.key not in before}
 
     def set_filter(self, text: str) -> None:
         if text != self.filter_text:
@@ -174,12 +191,22 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
     def page_rows(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
 
+    @property
+    def unseen(self) -> int:
+        """Rows that came above the cursor since it left the top (newest-first tables)."""
+        return len(self.unseen_keys)
+
     def _set_cursor(self, index: int) -> None:
         index = max(0, min(index, len(self.view) - 1))
-        if index != self.cursor:
-            self.cursor = index
-            self.post_message(self.Highlighted(self, self.current_key))
+        moved = index != self.cursor
+        self.cursor = index
         self._scroll_cursor_into_view()
+        unseen = len(self.unseen_keys)
+        if unseen:  # rows on screen now are seen
+            top = int(self.scroll_offset.y) if index else 0
+            self.unseen_keys &= {r.key for r in self.view[:top]}
+        if moved or unseen != len(self.unseen_keys):
+            self.post_message(self.Highlighted(self, self.current_key))
         self.refresh()
 
     def _scroll_cursor_into_view(self) -> None:
@@ -198,6 +225,17 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
 
     def action_jump(self, index: int) -> None:
         self._set_cursor(len(self.view) - 1 if index < 0 else index)
+
+    def action_scroll_columns(self, delta: int) -> None:
+        """Scroll the columns: right while some are hidden or cut, left back to the start."""
+        width = self.scrollable_content_region.width
+        dropped, cut = hidden(self.columns, self._natural, self._fit(width), self.skip)
+        movable = sum(1 for c in self.columns if c.priority)
+        if delta > 0 and not (dropped or cut) or delta < 0 and not self.skip:
+            return
+        self.skip = max(0, min(movable, self.skip + delta))
+        self._layout_width = -1
+        self.refresh()
 
     def key_enter(self, event: events.Key) -> None:
         key = self.current_key
@@ -229,9 +267,17 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
     def _fit(self, width: int) -> list[tuple[int, int]]:
         if width != self._layout_width:
             avail = width - (MARK_WIDTH if self.markable else 1)
-            self._layout = fit(self.columns, self._natural, avail)
-            self._layout_width = width
+            layout = fit(self.columns, self._natural, avail, self.skip)
+            if any(hidden(self.columns, self._natural, layout, self.skip)):
+                # leave the header room to say so ("+N ›") without covering a label
+                layout = fit(self.columns, self._natural, avail - TAG_WIDTH, self.skip)
+            self._layout, self._layout_width = layout, width
         return self._layout
+
+    @property
+    def hidden_columns(self) -> int:
+        """Columns not shown at this width: the ones dropped right and scrolled off left."""
+        return len(self.columns) - len(self._fit(self.scrollable_content_region.width))
 
     @property
     def shown_columns(self) -> list[str]:
@@ -283,13 +329,24 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
             segments.append(Segment(" " * (width - used), base))
         return Strip(segments, max(width, used)).crop(0, width)
 
+    def _header(self, width: int, style: Style, lead: str) -> Strip:
+        """The column labels; "‹" first when columns are scrolled off on the left, "+N ›"
+        at the end when some are dropped on the right (or "›" when some are cut)."""
+        if self.skip:
+            lead = "‹" + lead[1:]
+        strip = self._cells(tuple(c.label for c in self.columns), (), style, width, lead)
+        dropped, cut = hidden(self.columns, self._natural, self._fit(width), self.skip)
+        if not (dropped or cut) or width < 8:
+            return strip
+        tag = (f" +{dropped} ›" if dropped else " ›").rjust(TAG_WIDTH)
+        return Strip([*strip.crop(0, width - len(tag)), Segment(tag, style)], width)
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self._style("base")
         lead = " " * (MARK_WIDTH if self.markable else 1)
         if y == 0:
-            labels = tuple(c.label for c in self.columns)
-            return self._cells(labels, (), base + self._style("vtable--header"), width, lead)
+            return self._header(width, base + self._style("vtable--header"), lead)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self.view):
             if index == 0:
