@@ -6,12 +6,15 @@
 Writes DIR/vmlinux (uncompressed ELF, for fast PVH boot under TCG), DIR/initrd.gz and, last,
 DIR/manifest.json. Stdlib only; needs apt-get, apt-cache and dpkg on the host.
 
-The initramfs holds Debian's busybox, the kernel modules of MODULES and an SSH server
-(dropbear, from dropbear-bin; its host key made at each boot), with the shared libraries they
-link, found from the ELF files' DT_NEEDED entries in the packages they depend on. The dynamic
-busybox, not busybox-static: libc is there for dropbear anyway, it is 1.2 MB smaller, and its
-shell finds commands on PATH, where busybox-static's runs its own applets first, so the guest's
-wget wrapper (guest/wget: Debian's wget segfaults on -T) could not stand in.
+The initramfs holds busybox-static (PID 1 and every applet), the kernel modules of MODULES,
+an SSH server (dropbear, from dropbear-bin; its host key made at each boot) and, as /bin/sh
+only, Debian's dynamic busybox, with the shared libraries they link, found from the ELF files'
+DT_NEEDED entries in the packages they depend on. Why two: busybox-static's shell runs its own
+applets before anything on PATH, so the guest's wget wrapper (guest/wget: Debian's wget
+segfaults on -T) could never stand in; the dynamic one's shell looks on PATH. Yet every
+command a dynamic busybox runs pays the loader (~40 ms under TCG), which doubled the boot's CPU
+time: so the applets stay static and only the shells that users' scripts and logins get
+(/bin/sh: user-data, ssh, the console) are dynamic.
 """
 
 from __future__ import annotations
@@ -44,13 +47,15 @@ MODULES = (
     "virtio_console", "button", "evdev", "isofs",
     "virtio_scsi", "sr_mod",  # the NoCloud seed: a CD-ROM on virtio-scsi (sr0), not a vdX
 )
-BINARIES = {  # package: the files of it the guest runs (dynamic executables)
-    "busybox": ("bin/busybox",),
-    "dropbear-bin": ("usr/sbin/dropbear", "usr/bin/dropbearkey"),
+BINARIES = {  # package: {file in it: path in the initrd}, executables the guest runs
+    "busybox-static": {"bin/busybox": "bin/busybox"},
+    "busybox": {"bin/busybox": "bin/sh"},  # see the module's docstring
+    "dropbear-bin": {"usr/sbin/dropbear": "usr/sbin/dropbear",
+                     "usr/bin/dropbearkey": "usr/bin/dropbearkey"},
 }
 LIB_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "lib", "usr/lib")
 GUEST_LIBDIR = "lib/x86_64-linux-gnu"
-BUILD_VERSION = "3"  # bump when make_initrd's layout changes (part of the assets hash)
+BUILD_VERSION = "4"  # bump when make_initrd's layout changes (part of the assets hash)
 ETC = {  # root's account for dropbear (no password: keys only) and the resolver's order
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
     "etc/group": "root:x:0:\n",
@@ -329,7 +334,6 @@ def make_initrd(userland: Userland, modules: list[tuple[str, bytes]]) -> bytes:
     for name, data in userland.libraries.items():
         target = name.lstrip("/") if name.startswith("/") else f"{GUEST_LIBDIR}/{name}"
         archive.file(target, data, 0o755)
-    archive.symlink("bin/sh", "busybox")
     init = (ASSETS / "init.sh").read_text().replace("@MODULES@", " ".join(n for n, _ in modules))
     archive.file("init", init.encode(), 0o755)
     archive.file("usr/share/udhcpc/default.script", (ASSETS / "udhcpc.script").read_bytes(), 0o755)
@@ -384,11 +388,11 @@ def _userland(work: Path, log: Callable[[str], None]) -> Userland:
     for package, files in BINARIES.items():
         root = fetch(package, work)
         roots.append(root)
-        for rel in files:
+        for rel, target in files.items():
             path = _in_root(root, rel)
             if path is None:
                 raise BuildError(f"{package} has no {rel}")
-            binaries[rel] = path.read_bytes()
+            binaries[target] = path.read_bytes()
     fetched = set(BINARIES)
     wave = list(BINARIES)
 

@@ -1,5 +1,6 @@
 #!/bin/busybox sh
-# /init (PID 1) of the lecs tiny guest; sample_data/build_guest.py fills in @MODULES@.
+# /init (PID 1) of the lecs tiny guest; sample_data/build_guest.py fills in @MODULES@. It runs
+# in busybox-static's shell; /bin/sh is the dynamic busybox's (see build_guest.py).
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 say() { echo "lecs-init: $*"; }
@@ -74,8 +75,8 @@ acpid
 # SSH: dropbear on port 22, keys only (/root/.ssh/authorized_keys, from the seed); its host
 # key is made at each boot (nothing persists), its fingerprint shown here as cloud-init does
 hostkey=/etc/dropbear/dropbear_ed25519_host_key
-if dropbearkey -t ed25519 -f "$hostkey" >/dev/null 2>&1; then
-    say "ssh host key: $(dropbearkey -y -f "$hostkey" | sed -n 's/^Fingerprint: //p')"
+if made=$(dropbearkey -t ed25519 -f "$hostkey" 2>/dev/null); then  # one run: it says the print
+    say "ssh host key: $(echo "$made" | sed -n 's/^Fingerprint: //p')"
 else
     say "ssh host key generation failed"
 fi
@@ -85,7 +86,7 @@ if [ -n "$userdata" ]; then
     if [ "$userdata" = once ]; then
         timeout 60 /tmp/user-data </dev/null
     else  # a boothook's body may lack a #! line
-        timeout 60 sh /tmp/user-data </dev/null
+        timeout 60 /bin/sh /tmp/user-data </dev/null
     fi
     say "user-data: exit status $?"
 fi
@@ -95,6 +96,6 @@ fi
     || say "dropbear failed"; }
 echo LECS-GUEST-READY
 while true; do
-    setsid cttyhack sh -l
+    setsid cttyhack /bin/sh -l  # the path: busybox's applets would run their own sh
     sleep 1
 done
