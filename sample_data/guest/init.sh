@@ -13,7 +13,11 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 
 say modules
+# the seed CD-ROM's drivers only when lecs attached its controller (virtio-scsi, 1af4:1004/1048)
+scsi=""
+grep -qsiE '^PCI_ID=1AF4:10(04|48)$' /sys/bus/pci/devices/*/uevent && scsi=1
 for m in @MODULES@; do
+    case "$m" in scsi_common|scsi_mod|virtio_scsi|sr_mod) [ -n "$scsi" ] || continue ;; esac
     insmod "/lib/modules/$m.ko" 2>/dev/null || say "insmod $m failed"
 done
 
