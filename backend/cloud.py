@@ -187,6 +187,10 @@ class Cloud:
                 self.audit.record("sg.recover", str(data["instance"]),
                                   {"interrupted": action, "egress": done}, "success", "")
 
+        async def seed_sync(action: str, data: dict[str, Any]) -> None:
+            self.instances.net.sync_seed(str(data["instance"]))
+
+        self.journal.handle("seed.sync", seed_sync)
         self.journal.handle("passt", passt_repair)
         self.journal.handle("image.purge", image_purge)
         self.journal.handle("network.sync", network_sync)

@@ -5,6 +5,16 @@
 
 Writes DIR/vmlinux (uncompressed ELF, for fast PVH boot under TCG), DIR/initrd.gz and, last,
 DIR/manifest.json. Stdlib only; needs apt-get, apt-cache and dpkg on the host.
+
+The initramfs holds busybox-static (PID 1 and every applet), the kernel modules of MODULES,
+an SSH server (dropbear, from dropbear-bin; its host key made at each boot) and, as /bin/sh
+only, Debian's dynamic busybox, with the shared libraries they link, found from the ELF files'
+DT_NEEDED entries in the packages they depend on. Why two: busybox-static's shell runs its own
+applets before anything on PATH, so the guest's wget wrapper (guest/wget: Debian's wget
+segfaults on -T) could never stand in; the dynamic one's shell looks on PATH. Yet every
+command a dynamic busybox runs pays the loader (~40 ms under TCG), which doubled the boot's CPU
+time: so the applets stay static and only the shells that users' scripts and logins get
+(/bin/sh: user-data, ssh, the console) are dynamic.
 """
 
 from __future__ import annotations
@@ -17,7 +27,6 @@ import json
 import lzma
 import os
 import re
-import shutil
 import stat
 import struct
 import subprocess
@@ -25,16 +34,35 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 CMDLINE = "console=ttyS0 panic=-1 quiet"
 MARKER = "LECS-GUEST-READY"
 KERNEL, INITRD, MANIFEST = "vmlinux", "initrd.gz", "manifest.json"
 MODULES = (
+    "virtio_rng",  # entropy from the host: else getrandom() (dropbearkey) waits ~1.5 s at boot
     "virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci",
     "virtio_mmio", "failover", "net_failover", "virtio_net", "virtio_blk", "virtio_balloon",
     "virtio_console", "button", "evdev", "isofs",
+    "virtio_scsi", "sr_mod",  # the NoCloud seed: a CD-ROM on virtio-scsi (sr0), not a vdX
 )
+BINARIES = {  # package: {file in it: path in the initrd}, executables the guest runs
+    "busybox-static": {"bin/busybox": "bin/busybox"},
+    "busybox": {"bin/busybox": "bin/sh"},  # see the module's docstring
+    "dropbear-bin": {"usr/sbin/dropbear": "usr/sbin/dropbear",
+                     "usr/bin/dropbearkey": "usr/bin/dropbearkey"},
+}
+LIB_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "lib", "usr/lib")
+GUEST_LIBDIR = "lib/x86_64-linux-gnu"
+BUILD_VERSION = "4"  # bump when make_initrd's layout changes (part of the assets hash)
+ETC = {  # root's account for dropbear (no password: keys only) and the resolver's order
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+    "etc/group": "root:x:0:\n",
+    "etc/shadow": "root:*:19000:0:99999:7:::\n",
+    "etc/shells": "/bin/sh\n",
+    "etc/nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
+}
 ASSETS = Path(__file__).resolve().parent / "guest"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 KERNEL_PKG = re.compile(r"\blinux-image-(\d+\.\d+\.\d+-(\d+))-amd64\b")
@@ -109,15 +137,92 @@ def _elf64(data: bytes) -> None:
         raise BuildError("not a little-endian ELF64 file")
 
 
-def is_static_elf(data: bytes) -> bool:
-    """True for an ELF64 executable with no PT_INTERP (no dynamic loader needed)."""
-    try:
-        _elf64(data)
-    except BuildError:
-        return False
+def _vaddr_offset(data: bytes, vaddr: int) -> int:
+    """The file offset of a virtual address (through the PT_LOAD segments)."""
     (phoff,) = struct.unpack_from("<Q", data, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    return all(struct.unpack_from("<I", data, phoff + i * phentsize)[0] != 3 for i in range(phnum))
+    for i in range(phnum):
+        ptype, _flags, offset, addr, _paddr, filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + i * phentsize)
+        if ptype == 1 and addr <= vaddr < addr + filesz:
+            return vaddr - addr + offset
+    raise BuildError(f"address {vaddr:#x} is in no loaded segment")
+
+
+def elf_needs(data: bytes) -> tuple[str, list[str]]:
+    """A dynamic ELF64 file's interpreter (PT_INTERP, "" for a library) and DT_NEEDED names."""
+    _elf64(data)
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    interp, dynamic = "", (0, 0)
+    for i in range(phnum):
+        ptype, _flags, offset, _addr, _paddr, filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + i * phentsize)
+        if ptype == 3:
+            interp = data[offset:offset + filesz].rstrip(b"\0").decode()
+        elif ptype == 2:
+            dynamic = (offset, filesz)
+    entries = [struct.unpack_from("<qQ", data, dynamic[0] + n)
+               for n in range(0, dynamic[1], 16)]
+    strtab = next((_vaddr_offset(data, v) for tag, v in entries if tag == 5), -1)
+    needed = []
+    for tag, value in entries:
+        if tag == 1 and strtab >= 0:
+            start = strtab + value
+            needed.append(data[start:data.index(b"\0", start)].decode())
+    return interp, needed
+
+
+def package_depends(package: str) -> list[str]:
+    """The packages PACKAGE depends on (apt-cache depends; virtual ones skipped)."""
+    out = _run(["apt-cache", "depends", package])
+    return [ln.split(":", 1)[1].strip() for ln in out.splitlines()
+            if ln.strip().startswith("Depends:") and "<" not in ln]
+
+
+def _in_root(root: Path, rel: str) -> Path | None:
+    """A path inside an extracted package, its symlinks followed inside the same root."""
+    path = root / rel.lstrip("/")
+    for _hop in range(10):
+        if not path.is_symlink():
+            return path if path.is_file() else None
+        target = os.readlink(path)
+        path = root / target.lstrip("/") if target.startswith("/") else path.parent / target
+    return None
+
+
+def shared_objects(binaries: list[bytes], roots: list[Path], more: Callable[[], list[Path]]
+                   ) -> tuple[str, dict[str, bytes]]:
+    """The interpreter and every library the binaries need, transitively, by soname, found
+    in the extracted packages ROOTS; MORE() extracts further packages when one is missing."""
+    interp, found = "", {}
+    todo: list[str] = []
+    for data in binaries:
+        want, needed = elf_needs(data)
+        interp = interp or want
+        todo += needed
+    if not interp:
+        raise BuildError("no dynamic executable among the guest's binaries")
+    while todo:
+        name = todo.pop()
+        if name in found or name == Path(interp).name:
+            continue
+        hits = [p for root in roots for d in (*LIB_DIRS, str(Path(interp).parent))
+                if (p := _in_root(root, f"{d}/{name}")) is not None]
+        while not hits:
+            extra = more()
+            if not extra:
+                raise BuildError(f"no package provides {name}, which the guest's binaries need")
+            roots = [*roots, *extra]
+            hits = [p for root in extra for d in LIB_DIRS
+                    if (p := _in_root(root, f"{d}/{name}")) is not None]
+        found[name] = hits[0].read_bytes()
+        todo += elf_needs(found[name])[1]
+    loader = next((p for root in roots if (p := _in_root(root, interp)) is not None), None)
+    if loader is None:
+        raise BuildError(f"no package provides the loader {interp}")
+    found[interp] = loader.read_bytes()
+    return interp, found
 
 
 def module_depends(ko: bytes) -> list[str]:
@@ -207,21 +312,37 @@ class Cpio:
         return b"".join(self.chunks)
 
 
-def make_initrd(busybox: bytes, modules: list[tuple[str, bytes]]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Userland:
+    """busybox and dropbear: binaries (initrd path → ELF) and the libraries they link
+    (soname, or for the loader its absolute path → ELF)."""
+
+    binaries: dict[str, bytes]
+    libraries: dict[str, bytes]
+
+
+def make_initrd(userland: Userland, modules: list[tuple[str, bytes]]) -> bytes:
     archive = Cpio()
     for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "usr/share", "usr/share/udhcpc",
-              "dev", "proc", "sys", "tmp", "etc", "etc/acpi", "etc/acpi/PWRF", "lib",
-              "lib/modules", "root", "var", "www"):
+              "dev", "proc", "sys", "tmp", "etc", "etc/acpi", "etc/acpi/PWRF", "etc/dropbear",
+              "lib", "lib/modules", "lib/x86_64-linux-gnu", "lib64", "root", "var", "www"):
         archive.dir(d)
     archive.chardev("dev/console", 5, 1)
     archive.chardev("dev/null", 1, 3)
-    archive.file("bin/busybox", busybox, 0o755)
-    archive.symlink("bin/sh", "busybox")
+    for path, data in userland.binaries.items():
+        archive.file(path, data, 0o755)
+    for name, data in userland.libraries.items():
+        target = name.lstrip("/") if name.startswith("/") else f"{GUEST_LIBDIR}/{name}"
+        archive.file(target, data, 0o755)
     init = (ASSETS / "init.sh").read_text().replace("@MODULES@", " ".join(n for n, _ in modules))
     archive.file("init", init.encode(), 0o755)
     archive.file("usr/share/udhcpc/default.script", (ASSETS / "udhcpc.script").read_bytes(), 0o755)
     archive.file("etc/acpi/PWRF/00000080", (ASSETS / "power-button.sh").read_bytes(), 0o755)
     archive.file("etc/profile", (ASSETS / "profile").read_bytes())
+    # busybox's wget, wrapped (--install -s leaves an existing file be): see guest/wget
+    archive.file("usr/bin/wget", (ASSETS / "wget").read_bytes(), 0o755)
+    for path, text in ETC.items():
+        archive.file(path, text.encode(), 0o600 if path == "etc/shadow" else 0o644)
     for name, data in modules:
         archive.file(f"lib/modules/{name}.ko", data)
     return gzip.compress(archive.finish(), compresslevel=6, mtime=0)
@@ -229,7 +350,7 @@ def make_initrd(busybox: bytes, modules: list[tuple[str, bytes]]) -> bytes:
 
 def assets_hash() -> str:
     """Hash of what goes into the initrd besides packages: a change here forces a rebuild."""
-    digest = hashlib.sha256(" ".join(MODULES).encode())
+    digest = hashlib.sha256(" ".join((BUILD_VERSION, *BINARIES, *MODULES)).encode())
     for path in sorted(ASSETS.iterdir()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -260,19 +381,30 @@ def _locked(out: Path) -> Iterator[None]:
         yield
 
 
-def _busybox(work: Path, log: Callable[[str], None]) -> bytes:
-    log("downloading busybox-static…")
-    try:
-        data = (fetch("busybox-static", work) / "bin" / "busybox").read_bytes()
-    except (BuildError, OSError) as exc:
-        log(f"  busybox-static unavailable ({exc}); trying /bin/busybox")
-        data = b""
-        host = shutil.which("busybox") or "/bin/busybox"
-        if os.path.isfile(host):
-            data = Path(host).read_bytes()
-    if not is_static_elf(data):
-        raise BuildError("no static busybox (install busybox-static)")
-    return data
+def _userland(work: Path, log: Callable[[str], None]) -> Userland:
+    """BINARIES and the libraries they link, from Debian's packages (no host file used)."""
+    log(f"downloading {', '.join(BINARIES)} and their libraries…")
+    binaries, roots = {}, []
+    for package, files in BINARIES.items():
+        root = fetch(package, work)
+        roots.append(root)
+        for rel, target in files.items():
+            path = _in_root(root, rel)
+            if path is None:
+                raise BuildError(f"{package} has no {rel}")
+            binaries[target] = path.read_bytes()
+    fetched = set(BINARIES)
+    wave = list(BINARIES)
+
+    def more() -> list[Path]:  # the next wave of dependencies, breadth first
+        nonlocal wave
+        wave = list(dict.fromkeys(d for p in wave for d in package_depends(p)
+                                  if d not in fetched))
+        fetched.update(wave)
+        return [fetch(p, work) for p in wave]
+
+    _interp, libraries = shared_objects(list(binaries.values()), roots, more)
+    return Userland(binaries, libraries)
 
 
 def build(out: Path, force: bool = False, log: Callable[[str], None] = print) -> Path:
@@ -300,9 +432,9 @@ def build(out: Path, force: bool = False, log: Callable[[str], None] = print) ->
             vmlinux = extract_vmlinux(vmlinuz[-1].read_bytes())
             log("collecting modules…")
             modules = collect_modules(moddirs[-1], log)
-            busybox = _busybox(work, log)
+            userland = _userland(work, log)
             log("writing initrd…")
-            initrd = make_initrd(busybox, modules)
+            initrd = make_initrd(userland, modules)
         _write(out / KERNEL, vmlinux)
         _write(out / INITRD, initrd)
         manifest = {

@@ -42,6 +42,8 @@ def test_kernel_instance_argv_is_golden() -> None:
         "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40080-:80",
         "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:cc,romfile=",
         "-device", "virtio-balloon-pci,id=balloon0",
+        "-object", "rng-random,id=rng0,filename=/dev/urandom",
+        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
     ]
 
 
@@ -72,6 +74,8 @@ def test_disk_image_kvm_argv_is_golden() -> None:
         "-netdev", "user,id=n0",
         "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,romfile=",
         "-device", "virtio-balloon-pci,id=balloon0",
+        "-object", "rng-random,id=rng0,filename=/dev/urandom",
+        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
     ]
 
 
@@ -111,10 +115,13 @@ def test_network_and_seed_argv_is_golden() -> None:
     assert tail == [
         "-blockdev", '{"driver":"raw","node-name":"cidata","read-only":true,"file":'
         '{"driver":"file","filename":"/h/seeds/i-n.iso","read-only":true}}',
-        "-device", "virtio-blk-pci,drive=cidata,id=dev-cidata",
+        "-device", "virtio-scsi-pci,id=scsi-cidata",
+        "-device", "scsi-cd,bus=scsi-cidata.0,drive=cidata,id=dev-cidata",
         "-netdev", "user,id=n0,restrict=on,hostfwd=udp:0.0.0.0:5353-:53",
         "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02,romfile=",
         "-device", "virtio-balloon-pci,id=balloon0",
+        "-object", "rng-random,id=rng0,filename=/dev/urandom",
+        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
     ]
     bridged = build_argv(LaunchSpec(**base, tap="ltp-abc", netns="lab", bridge="lbr-x",
                                     forwards=(ForwardSpec("tcp", "127.0.0.1", 1, 2),)),

@@ -29,6 +29,18 @@ def _schema(path: Path) -> set[tuple[str, str, str]]:
     return {(kind, name, " ".join((sql or "").split())) for kind, name, sql in rows}
 
 
+def _columns(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """Each table's (column, type) in order."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {t: [(c[1], c[2]) for c in conn.execute(f"PRAGMA table_info('{t}')")]
+                for t in tables}
+    finally:
+        conn.close()
+
+
 def test_previous_inventory_opens_and_lists(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
@@ -58,7 +70,9 @@ def test_new_inventory_has_the_previous_schema_and_the_later_steps(tmp_path: Pat
     old.mkdir(mode=0o700)
     shutil.copy(FIXTURE, old / "lecs.db")
     asyncio.run(Cloud.open(str(old))).close()
-    assert _schema(FIXTURE) <= _schema(new / "lecs.db")
+    before, now = _columns(FIXTURE), _columns(new / "lecs.db")
+    for table, columns in before.items():  # later steps only add: tables, then columns
+        assert now[table][:len(columns)] == columns, table
     assert _schema(old / "lecs.db") == _schema(new / "lecs.db")
     for home in (new, old):
         conn = sqlite3.connect(home / "lecs.db")

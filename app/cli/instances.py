@@ -23,7 +23,8 @@ def _instance_rows(instances: list[Any]) -> str:
          for i in instances])
 
 
-def _instance_detail(inst: Any, answer: str = "", egress: str = "") -> str:
+def _instance_detail(inst: Any, answer: str = "", egress: str = "",
+                     seed: dict[str, str] | None = None) -> str:
     state = inst.state.value + (f", {answer}" if answer else "")
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
@@ -49,6 +50,9 @@ def _instance_detail(inst: Any, answer: str = "", egress: str = "") -> str:
         lines.append(f"forward:   {f.protocol} {f.host_addr}:{f.host_port} -> guest {f.guest_port}")
     for d in inst.disks:
         lines.append(f"disk:      {d.id} {d.name} {d.role} {d.size_gib} GiB {d.state.value}")
+    if seed:
+        lines.append(f"seed:      {seed['path']} ({seed['device']}; user-data:"
+                     f" {seed['user_data']})")
     return "\n".join(lines)
 
 
@@ -76,8 +80,12 @@ async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
         except LecsError as exc:  # alive (the pid is proven) but QMP does not answer
             answer = f"not answering ({exc})"
     isolation = cloud.sgs.egress_status(inst.id)
-    shown = {**render.to_jsonable(inst), "qmp": answer or "ok", "isolation": isolation}
-    out(args, shown if args.json else inst, lambda: _instance_detail(inst, answer, isolation))
+    seed = cloud.instances.net.seed_view(
+        inst.id, disk_image=not cloud.images.get(inst.image_id).is_kernel)
+    shown = {**render.to_jsonable(inst), "qmp": answer or "ok", "isolation": isolation,
+             "seed": seed}
+    out(args, shown if args.json else inst,
+        lambda: _instance_detail(inst, answer, isolation, seed))
 
 
 async def instance_port(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -143,13 +151,43 @@ async def instance_console(cloud: Cloud, args: argparse.Namespace) -> None:
     await attach(inst)
 
 
+def _ssh_options(p: argparse.ArgumentParser, defaults: bool = True) -> argparse.ArgumentParser:
+    p.add_argument("--user", default="root" if defaults else argparse.SUPPRESS,
+                   help="login user (default root, the tiny guest's; a cloud image's is its"
+                   " own, e.g. debian)")
+    p.add_argument("--identity", "-i", default="" if defaults else argparse.SUPPRESS,
+                   help="private key (default: the key pair's, when lecs knows it)")
+    return p
+
+
+def _ssh_command(args: argparse.Namespace) -> list[str]:
+    """The remote command after `--`; options between NAME and `--` (which argparse leaves
+    in the remainder) are the verb's own."""
+    rest = list(args.command)
+    if "--" not in rest:
+        return rest
+    cut = rest.index("--")
+    if cut:
+        parser = _ssh_options(argparse.ArgumentParser(add_help=False, exit_on_error=False),
+                              defaults=False)
+        try:
+            _known, extra = parser.parse_known_args(rest[:cut], namespace=args)
+        except argparse.ArgumentError as exc:
+            raise ValidationError(f"lecs instance ssh: {exc}") from None
+        if extra:
+            raise ValidationError(f"lecs instance ssh: unknown {' '.join(extra)!r} before --"
+                                  " (options: --user, --identity/-i; then -- COMMAND)")
+    return rest[cut + 1:]
+
+
 async def instance_ssh(cloud: Cloud, args: argparse.Namespace) -> None:
     from backend.compute.console import ssh_argv
 
+    command = _ssh_command(args)
     inst = cloud.instances.get(args.instance)
     key = args.identity or (cloud.keypairs.get(inst.key_pair).private_key_path
                             if inst.key_pair else "")
-    argv = ssh_argv(inst, args.user, key or None)
+    argv = ssh_argv(inst, args.user, key or None, command)
     cloud.close()
     os.execv(argv[0], argv)
 
@@ -201,8 +239,8 @@ def register(nouns: Any) -> None:
     p.add_argument("instance")
     p.add_argument("port", type=int)
     p.add_argument("--udp", action="store_true", help="a udp port (default tcp)")
-    p = verb(ins, "ssh", instance_ssh, "ssh to the instance's forwarded port")
-    p.add_argument("instance")
-    p.add_argument("--user", default="root")
-    p.add_argument("--identity", "-i", default="", help="private key (default: the key"
-                   " pair's, when lecs knows it)")
+    p = verb(ins, "ssh", instance_ssh, "ssh to the instance's forwarded port 22 (exits with"
+             " ssh's status)")
+    _ssh_options(p).add_argument("instance")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND …: run it instead of"
+                   " a login shell")

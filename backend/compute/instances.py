@@ -229,6 +229,11 @@ class Instances(InstanceRecords):
             **self.net.launch_fields(row, disk_image=not image.is_kernel),
         )
 
+    def _settle_user_data(self, row: dict[str, Any]) -> bool:
+        """User-data once per instance (backend/network/instance_net.py)."""
+        disk_image = not self.images.get(row["image_id"]).is_kernel
+        return self.net.settle_user_data(row, disk_image=disk_image)
+
     def _cmdline(self, image: Image, row: dict[str, Any]) -> str:
         """A kernel image's command line, plus the hostname (the instance's name unless one
         was given): the tiny guest takes it from there when it has no seed."""
@@ -260,6 +265,7 @@ class Instances(InstanceRecords):
         self._set(instance_id, state=S.STARTING.value, last_error="")
         try:
             self._refresh_ports(instance_id)
+            self._settle_user_data(self._row(instance_id))
             spec = self.launch_spec(instance_id)
             self._set(instance_id, egress_restricted=int(spec.restrict))
             journal.step("launch")
@@ -392,6 +398,8 @@ class Instances(InstanceRecords):
     async def _do_reboot(self, row: dict[str, Any], state: S) -> None:
         self._set(row["id"], state=S.REBOOTING.value)
         try:
+            if self._settle_user_data(row):  # this QEMU still has the first boot's seed
+                await self.driver.change_seed(row["id"], str(self.net.seed_path(row["id"])))
             (self.driver.rundir(row["id"]) / "serial.log").write_bytes(b"")
             journal.step("reset")
             await self.driver.reset(row["id"])

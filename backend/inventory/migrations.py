@@ -27,6 +27,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("backend.storage.schema",),  # 4: snapshots, backups
     ("backend.images.schema",),  # 5: image_disks: full-instance images
     ("backend.inventory.schema",),  # 6: the operation journal
+    ("backend.network.schema",),  # 7: instances.user_data_ran (once-per-instance user-data)
 )
 LATEST = len(MIGRATIONS)
 

@@ -4,6 +4,14 @@ At create: groups (default `default`), forwards compiled from their rules, the k
 user-data and hostname in a NoCloud seed ISO, a NIC on a bridge network. At launch: what
 the QEMU command line needs. At delete: the rows and files to forget.
 
+User-data runs once per instance (NoCloud's semantics). A cloud image's cloud-init keeps
+that itself (/var/lib/cloud, keyed by instance-id), so its seed always holds the user-data.
+The tiny guest keeps nothing across boots: its init says on the console when it starts a #!
+script (`USER_DATA_RAN`); before the next boot (a start or a reboot) lecs records that in the
+row (`user_data_ran`) and writes the seed without the script (`settle_user_data`). A boot
+that never got that far runs it again: at least once, never twice after it started. A
+`#cloud-boothook` runs at every boot, as cloud-init's does.
+
 Listing instances needs only `view()` (two queries); the services behind the operations
 (groups, key pairs, networks and their enforcer) are built, and their modules imported, on
 first use: keeps the dashboard's first frame quick.
@@ -11,11 +19,13 @@ first use: keeps the dashboard's first frame quick.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.inventory import journal
 from backend.inventory.errors import ValidationError
 from backend.inventory.paths import Paths, private_dir
 
@@ -29,6 +39,15 @@ if TYPE_CHECKING:
     from backend.network.groups import SecurityGroups
     from backend.network.keypairs import KeyPairs
     from backend.network.networks import Networks
+
+
+USER_DATA_RAN = b"lecs-init: user-data (once): running"  # sample_data/guest/init.sh
+SEED_DEVICE = "cdrom sr0 (virtio-scsi), label cidata"  # backend/drivers/qemu/argv.py
+
+
+def user_data_once(row: dict[str, Any]) -> bool:
+    """The tiny guest runs a #! script once per instance (a #cloud-boothook at every boot)."""
+    return str(row.get("user_data") or "").startswith("#!")
 
 
 @dataclass(slots=True)
@@ -154,14 +173,67 @@ class InstanceNetworking:
         if user_mode:
             mac = mac_for(instance_id)
             network = cloudinit.network_config(mac, egress_mac(mac))
-        return cloudinit.write_seed(self.seed_path(instance_id), meta,
-                                    fields.get("user_data") or "", network)
+        user = "" if fields.get("user_data_ran") else fields.get("user_data") or ""
+        return cloudinit.write_seed(self.seed_path(instance_id), meta, user, network)
+
+    @staticmethod
+    def has_seed(row: dict[str, Any], disk_image: bool) -> bool:
+        return bool(row.get("key_pair") or row.get("user_data") or row.get("hostname")
+                    or disk_image)
+
+    def settle_user_data(self, row: dict[str, Any], disk_image: bool) -> bool:
+        """Before a boot of a tiny guest with #! user-data: if the last boot started it (its
+        console says so), record that and write the seed without it. Returns True when the
+        seed holds no user-data any more (a running QEMU still has the old one: see
+        Driver.change_seed). A journaled operation's effect `seed.sync` covers a crash."""
+        if disk_image or not user_data_once(row):
+            return False
+        if row.get("user_data_ran"):
+            return True
+        try:
+            said = USER_DATA_RAN in (self.driver.rundir(row["id"]) / "serial.log").read_bytes()
+        except OSError:
+            said = False
+        if not said:
+            return False
+        journal.effect("seed.sync", instance=row["id"])
+        ran = time.time()
+        with self.store.transaction() as db:
+            db.table("instances").update(row["id"], {"user_data_ran": ran})
+        journal.step("seed")
+        self.write_seed(row["id"], row["name"], {**row, "user_data_ran": ran})
+        return True
+
+    def sync_seed(self, instance_id: str) -> None:
+        """Recovery (`seed.sync`): the seed as the row says, whatever a killed process left."""
+        row = self.store.row("SELECT * FROM instances WHERE id = ?", [instance_id])
+        if row and self.seed_path(instance_id).exists():
+            self.write_seed(instance_id, row["name"], row)
+
+    def seed_view(self, instance_id: str, disk_image: bool) -> dict[str, str] | None:
+        """What `instance show` says of the seed: its file, device and user-data's fate."""
+        row = self.store.row("SELECT * FROM instances WHERE id = ?", [instance_id])
+        if row is None or not self.has_seed(row, disk_image):
+            return None
+        text = str(row.get("user_data") or "")
+        if not text:
+            fate = "none"
+        elif disk_image:
+            fate = "cloud-init runs it once per instance"
+        elif user_data_once(row):
+            fate = "ran on the first boot" if row.get("user_data_ran") else "first boot"
+        elif text.startswith("#cloud-boothook"):
+            fate = "every boot (#cloud-boothook)"
+        else:
+            fate = "not run (the tiny guest runs #! scripts only)"
+        return {"path": str(self.seed_path(instance_id)), "device": SEED_DEVICE,
+                "user_data": fate}
 
     def launch_fields(self, row: dict[str, Any], disk_image: bool = False) -> dict[str, Any]:
         """LaunchSpec keyword arguments for the instance in `row` (an instances row)."""
         fields: dict[str, Any] = {}
         nic = self.store.row("SELECT * FROM nics WHERE instance_id = ?", [row["id"]])
-        if row.get("key_pair") or row.get("user_data") or row.get("hostname") or disk_image:
+        if self.has_seed(row, disk_image):
             seed = self.seed_path(row["id"])
             if not seed.exists():
                 self.write_seed(row["id"], row["name"], row, user_mode=not nic and disk_image)

@@ -55,3 +55,9 @@ def step3(db: sqlite_utils.Database) -> None:
     for column in ("key_pair", "hostname", "user_data"):
         instances.add_column(column, str)
     instances.add_column("egress_restricted", int)
+
+
+def step7(db: sqlite_utils.Database) -> None:
+    """When the tiny guest said it ran the instance's #! user-data (its first boot): the seed
+    is written without it from then on (backend/network/instance_net.py, settle_user_data)."""
+    db.table("instances").add_column("user_data_ran", float)

@@ -3,7 +3,6 @@ confirmation every destructive action asks first."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -95,20 +94,30 @@ class InstanceActions(Guarded, App[None]):
         self.query_one(InstancesPane).run_on(op, instance_id)
 
     def ssh_to(self, instance_id: str) -> None:
-        from backend.compute.console import ssh_argv
+        """Suspend the dashboard for an ssh session to the instance; a notice says why, when
+        ssh cannot start or ends badly (no key pair, not running, no port 22, ssh's status)."""
+        from backend.compute.console import ssh_argv, ssh_outcome, ssh_session
 
         inst = self.find(instance_id)
         if inst is None:
             return
-        try:  # the key pair's private key, as `lecs instance ssh` uses it
-            key = (self.cloud.keypairs.get(inst.key_pair).private_key_path
-                   if inst.key_pair else "")
+        try:
+            if not inst.key_pair and inst.state is InstanceState.RUNNING:
+                raise LecsError(f"instance {inst.name!r} has no key pair: its guest authorizes"
+                                " no key (create it with one, e.g. --keypair)")
+            # the key pair's private key, as `lecs instance ssh` uses it
+            key = self.cloud.keypairs.get(inst.key_pair).private_key_path if inst.key_pair else ""
             argv = ssh_argv(inst, key=key or None)
         except LecsError as exc:
             self.notify(str(exc), severity="error", title="ssh")
             return
         try:
             with self.suspend():
-                subprocess.run(argv, check=False)
+                status, said = ssh_session(argv)
         except Exception as exc:  # SuspendNotSupported in a browser or a headless run
-            self.notify(f"cannot suspend to run ssh here: {exc}", severity="error")
+            self.notify(f"cannot suspend to run ssh here: {exc}", severity="error", title="ssh")
+            return
+        if message := ssh_outcome(inst.name, status, said):
+            if status == 255 and not key:
+                message += f" (key pair {inst.key_pair!r} has no private key known to lecs)"
+            self.notify(message, severity="error", title="ssh", timeout=15)

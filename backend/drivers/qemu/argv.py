@@ -30,6 +30,15 @@ def egress_mac(mac: str) -> str:
     return f"{head}:{int(last, 16) ^ 0x80:02x}"
 
 
+SEED_NODE, SEED_DEVICE, SEED_CONTROLLER = "cidata", "dev-cidata", "scsi-cidata"
+
+
+def seed_options(path: str) -> dict[str, object]:
+    """The seed ISO's read-only block node (`-blockdev`, or QMP blockdev-change-medium's)."""
+    return {"driver": "raw", "node-name": SEED_NODE, "read-only": True,
+            "file": {"driver": "file", "filename": path, "read-only": True}}
+
+
 def qemu_opt(value: str) -> str:
     """Escape a value for QEMU's `key=value,…` option syntax (a comma is doubled)."""
     return value.replace(",", ",,")
@@ -70,7 +79,7 @@ class LaunchSpec:
     # User mode: "" = slirp alone (restrict as above); "sealed" / "host-loopback" = slirp
     # restrict=on for the forwards plus a second NIC for egress, served by passt (passt.py)
     egress: str = ""
-    seed: str = ""  # NoCloud seed ISO (label cidata), attached read-only
+    seed: str = ""  # NoCloud seed ISO (label cidata): a read-only CD-ROM, see SEED_DEVICE
     tap: str = ""  # bridge mode: the NIC is this tap device instead of user-mode networking
     netns: str = ""  # bridge mode: run QEMU in this network namespace (where the tap lives)
     bridge: str = ""  # bridge mode: the driver plugs the tap into this bridge after launch
@@ -148,11 +157,10 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
         if drive.boot and not spec.kernel:  # -kernel boots through its own option ROM
             device += ",bootindex=0"
         argv += ["-device", device]
-    if spec.seed:
-        seed = {"driver": "raw", "node-name": "cidata", "read-only": True,
-                "file": {"driver": "file", "filename": spec.seed, "read-only": True}}
-        argv += ["-blockdev", json.dumps(seed, separators=(",", ":")),
-                 "-device", "virtio-blk-pci,drive=cidata,id=dev-cidata"]
+    if spec.seed:  # a CD-ROM on its own virtio-scsi controller: sr0, so data disks are vdb…
+        argv += ["-blockdev", json.dumps(seed_options(spec.seed), separators=(",", ":")),
+                 "-device", f"virtio-scsi-pci,id={SEED_CONTROLLER}",
+                 "-device", f"scsi-cd,bus={SEED_CONTROLLER}.0,drive={SEED_NODE},id={SEED_DEVICE}"]
     if spec.tap:
         netdev = f"tap,id=n0,ifname={spec.tap},script=no,downscript=no"
     else:
@@ -172,6 +180,9 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
         ]
     argv += [
         "-device", "virtio-balloon-pci,id=balloon0",
+        # the host's entropy: a guest's first getrandom() (SSH host keys) need not wait
+        "-object", "rng-random,id=rng0,filename=/dev/urandom",
+        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
     ]
     argv += list(spec.extra)
     return argv

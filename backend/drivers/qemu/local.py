@@ -177,6 +177,14 @@ class LocalDriver:
         async with self._session(instance_id) as mon:
             await mon.execute("system_reset")
 
+    async def change_seed(self, instance_id: str, path: str) -> None:
+        from backend.drivers.qemu.argv import SEED_DEVICE
+
+        async with self._session(instance_id) as mon:  # the tiny guest leaves it unmounted
+            await mon.execute("blockdev-change-medium", {
+                "id": SEED_DEVICE, "filename": path, "format": "raw",
+                "read-only-mode": "read-only"})
+
     async def wait_exit(self, instance_id: str, pid: int, timeout: float) -> bool:
         return await process.wait_exit(pid, self.rundir(instance_id), timeout)
 
