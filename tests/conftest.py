@@ -35,6 +35,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("LECS_HOME", str(path))
     monkeypatch.delenv("LECS_RUNTIME_DIR", raising=False)
     yield path
+    _kill_all(Paths.from_env(str(path)))  # a CLI test's instances (QEMU, passt) go with it
 
 
 def _kill_all(paths: Paths) -> None:
