@@ -151,14 +151,20 @@ async def test_ssh_key_uses_the_instances_key_pair(
                               f"open({str(out)!r}, 'w').write(' '.join(sys.argv[1:]))\n")
     (fake / "ssh").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}:{Path(sys.executable).parent}")
+    key = tmp_path / "id_ed25519"  # the demo's key pair names a key file: make it exist
+    key.write_text("not a real key\n")
+    key.chmod(0o600)
+    pair = demo_cloud.instances.get("web-1", reconcile=False).key_pair
+    with demo_cloud.store.transaction() as db:
+        db.execute("UPDATE keypairs SET private_key_path = ? WHERE name = ?", [str(key), pair])
     app = demo_app(demo_cloud)
     monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("slash", *"web-1", "enter", "s")
         await wait_for(pilot, out.exists)
     argv = out.read_text().split()
-    assert argv[:2] == ["-p", "40122"]
-    assert argv[argv.index("-i") + 1] == "/home/demo/.ssh/id_ed25519"
+    assert argv[argv.index("-p") + 1] == "40122"
+    assert argv[argv.index("-i") + 1] == str(key)
     assert argv[-1] == "root@127.0.0.1"
 
 
