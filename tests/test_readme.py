@@ -93,7 +93,8 @@ def test_readme_cli_examples_run_as_written(home: Path, tmp_path: Path, tiny_gue
     bin_dir.mkdir()
     (bin_dir / "lecs").write_text(f"#!/bin/sh\nexec {sys.executable} -m app.main \"$@\"\n")
     (bin_dir / "lecs").chmod(0o755)
-    env = dict(os.environ, LECS_HOME=str(home), HOME=str(user_home),
+    env = dict(os.environ, LECS_HOME=str(home), HOME=str(user_home),  # (guest: not in HOME)
+               LECS_GUEST_DIR=str(tiny_guest),
                PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHONPATH=str(REPO))
     commands = examples()
     assert len(commands) >= 40, commands
