@@ -1,0 +1,96 @@
+"""Instance operations of issue #15 on real QEMU (one tiny guest for all of them): pause
+freezes the guest (QMP runstate, serial output, its clock) and resume lets it go on; a user's
+pause is never resumed by the I/O-error follower; rename keeps everything but the name;
+console-log shows the serial output, also of a stopped instance (its last boot)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from backend import Cloud
+from backend.inventory.errors import ConflictError, StateError, ValidationError
+from backend.inventory.records import InstanceState as S
+from tests.qemu_probe import qmp_status, serial_run
+from tests.test_cli import assert_one_line_error, lecs
+
+pytestmark = pytest.mark.qemu
+
+
+async def uptime(rundir: str) -> float:
+    """The guest's own clock: seconds since its boot."""
+    out = await serial_run(rundir, "cat /proc/uptime; echo UP$((40+2))", "UP42")
+    found = re.findall(r"^(\d+\.\d+) \d+\.\d+", out, re.M)
+    return float(found[-1])
+
+
+async def test_pause_resume_rename_console_log(cloud: Cloud) -> None:
+    inst = await cloud.instances.create("op1", "tiny", "t1.nano", wait=True)
+    ops = cloud.instance_ops
+    before, wall = await uptime(inst.runtime_dir), time.monotonic()
+
+    paused = await ops.pause("op1")
+    assert paused.state is S.PAUSED and paused.last_error == ""
+    assert await qmp_status(inst.runtime_dir) == "paused"
+    # the guest answers nothing while paused: its console is silent
+    with pytest.raises(AssertionError, match="not seen"):
+        await serial_run(inst.runtime_dir, "echo AWAKE=$((6*7))", "AWAKE=42", timeout=2)
+    # the I/O-error follower (sampler, show, open) leaves a user's pause alone
+    assert not await cloud.instances.follow_status(inst.id)
+    await cloud.instances.follow_paused()
+    assert cloud.instances.list()[0].state is S.PAUSED  # reconcile keeps it
+    assert await qmp_status(inst.runtime_dir) == "paused"
+    with pytest.raises(StateError, match="it is paused"):
+        await ops.pause("op1")
+    with pytest.raises(StateError, match="it is paused"):
+        await cloud.instances.stop("op1")
+    time.sleep(3)
+
+    resumed = await ops.resume("op1")
+    assert resumed.state is S.RUNNING
+    assert await qmp_status(inst.runtime_dir) == "running"
+    after, wall = await uptime(inst.runtime_dir), time.monotonic() - wall
+    # the guest's clock stood still for the 3 s (and more) it was paused
+    assert wall > 3 and after - before < wall - 2.5, (after - before, wall)
+    with pytest.raises(StateError, match="it is running"):
+        await ops.resume("op1")
+
+    renamed = await ops.rename("op1", "op2")
+    assert (renamed.id, renamed.name, renamed.state) == (inst.id, "op2", S.RUNNING)
+    assert [d.id for d in renamed.disks] == [d.id for d in inst.disks]
+    assert renamed.forwards == inst.forwards
+    await cloud.instances.create("other", "tiny", "t1.nano", start=False)
+    with pytest.raises(ConflictError, match="exists already"):
+        await ops.rename("op2", "other")
+    with pytest.raises(ValidationError):
+        await ops.rename("op2", "../x")
+    actions = [(e.action, e.result) for e in cloud.audit.list(inst.id)][:5]
+    assert ("instance.rename", "failure") in actions and ("instance.pause", "success") in [
+        (e.action, e.result) for e in cloud.audit.list(inst.id)]
+
+    log = ops.console_log("op2", tail=3)
+    assert len(log.text.splitlines()) == 3 and log.truncated and log.boot == "current"
+    await cloud.instances.stop("op2")
+    last = ops.console_log("op2")
+    assert last.boot == "last" and "LECS-GUEST-READY" in last.text
+    assert "\x1b" not in last.text and "\r" not in last.text
+
+
+def test_cli_pause_refusals_and_console_log(home: Path, tiny_guest: Path) -> None:
+    lecs(home, "instance", "create", "c1", "--image", "tiny", "--no-start")
+    refused = lecs(home, "instance", "pause", "c1", check=False)
+    assert_one_line_error(refused, "cannot pause instance 'c1': it is stopped (pause needs"
+                          " running)")
+    empty = json.loads(lecs(home, "instance", "console-log", "c1", "--json").stdout)
+    assert empty["text"] == "" and empty["boot"] == "last"
+    bad = lecs(home, "instance", "console-log", "c1", "--tail", "0", check=False)
+    assert_one_line_error(bad, "invalid --tail 0")
+    renamed = json.loads(lecs(home, "instance", "rename", "c1", "c2", "--json").stdout)
+    assert renamed["name"] == "c2"
+    events = json.loads(lecs(home, "event", "list", "--json", "--limit", "3").stdout)
+    assert [e["action"] for e in events][:2] == ["instance.rename", "instance.pause"]
+    assert events[1]["result"] == "failure"
