@@ -44,6 +44,10 @@ async def test_pause_resume_rename_console_log(cloud: Cloud) -> None:
     await cloud.instances.follow_paused()
     assert cloud.instances.list()[0].state is S.PAUSED  # reconcile keeps it
     assert await qmp_status(inst.runtime_dir) == "paused"
+    shown = json.loads(lecs(cloud.paths.home, "metric", "show", "op1", "--json").stdout)
+    assert shown["state"] == "paused" and "paused" in shown["note"]
+    listed = lecs(cloud.paths.home, "instance", "list").stdout
+    assert "paused" in listed.splitlines()[1]
     with pytest.raises(StateError, match="it is paused"):
         await ops.pause("op1")
     with pytest.raises(StateError, match="it is paused"):
