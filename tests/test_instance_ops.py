@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from backend import Cloud
-from backend.inventory.errors import ConflictError, StateError, ValidationError
+from backend.inventory.errors import (
+    ConflictError,
+    LecsError,
+    NotFoundError,
+    StateError,
+    ValidationError,
+)
 from backend.inventory.records import InstanceState as S
 from tests.qemu_probe import qmp_status, serial_run
 from tests.test_cli import assert_one_line_error, lecs
@@ -98,3 +104,36 @@ def test_cli_pause_refusals_and_console_log(home: Path, tiny_guest: Path) -> Non
     events = json.loads(lecs(home, "event", "list", "--json", "--limit", "3").stdout)
     assert [e["action"] for e in events][:2] == ["instance.rename", "instance.pause"]
     assert events[1]["result"] == "failure"
+
+
+async def qmp(rundir: str, command: str) -> object:
+    from qemu.qmp import QMPClient
+
+    client = QMPClient("test-probe")
+    await client.connect(str(Path(rundir) / "qmp.sock"))
+    try:
+        return await client.execute(command)
+    finally:
+        await client.disconnect()
+
+
+async def test_resize_stopped_instance_gets_the_new_vcpus_and_memory(cloud: Cloud) -> None:
+    inst = await cloud.instances.create("rs1", "tiny", "t1.nano")
+    with pytest.raises(StateError, match=r"it is running \(resize needs stopped\); stop it"
+                       " first"):
+        await cloud.instance_ops.resize("rs1", "s1.medium")
+    with pytest.raises(LecsError, match="--live is not supported: QEMU 7.2"):
+        await cloud.instance_ops.resize("rs1", "s1.medium", live=True)
+    await cloud.instances.force_stop("rs1")
+    with pytest.raises(NotFoundError, match="unknown instance type 'x9'"):
+        await cloud.instance_ops.resize("rs1", "x9")
+    resized = await cloud.instance_ops.resize("rs1", "s1.medium")
+    assert (resized.type, resized.vcpus, resized.memory_mib) == ("s1.medium", 2, 1024)
+    await cloud.instances.start("rs1")
+    cpus = await qmp(inst.runtime_dir, "query-cpus-fast")
+    memory = await qmp(inst.runtime_dir, "query-memory-size-summary")
+    assert isinstance(cpus, list) and len(cpus) == 2
+    assert isinstance(memory, dict) and memory["base-memory"] == 1024 << 20
+    events = [(e.action, e.result) for e in cloud.audit.list(inst.id)]
+    assert events.count(("instance.resize", "failure")) == 3
+    assert ("instance.resize", "success") in events

@@ -1,4 +1,4 @@
-"""`lecs instance rename|pause|resume|console-log …` (issue #15): verbs of the instance noun
+"""`lecs instance rename|pause|resume|resize|console-log …` (issue #15): verbs of the instance noun
 beyond create/start/stop, registered by app/cli/instances.py."""
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ async def instance_console_log(cloud: Cloud, args: argparse.Namespace) -> None:
     out(args, log, lambda: log.text)
 
 
+async def instance_resize(cloud: Cloud, args: argparse.Namespace) -> None:
+    inst = await cloud.instance_ops.resize(args.instance, args.type, live=args.live)
+    out(args, inst, lambda: f"{inst.name}: {inst.type} ({inst.vcpus} vCPU,"
+        f" {inst.memory_mib} MiB) from its next start")
+
+
 def register(ins: Any) -> None:
     p = verb(ins, "rename", instance_rename, "give an instance a new name (id, disks, ports"
              " stay)")
@@ -39,6 +45,11 @@ def register(ins: Any) -> None:
          " stopped").add_argument("instance")
     verb(ins, "resume", instance_resume, "let a paused guest run again (QMP cont)"
          ).add_argument("instance")
+    p = verb(ins, "resize", instance_resize, "change the instance type of a stopped instance")
+    p.add_argument("instance")
+    p.add_argument("--type", required=True, help="the new type (see `lecs type list`)")
+    p.add_argument("--live", action="store_true", help="grow a running instance (refused:"
+                   " QEMU 7.2 needs room reserved at launch)")
     p = verb(ins, "console-log", instance_console_log, "print the serial console's output"
              " (a stopped instance: its last boot)")
     p.add_argument("instance")

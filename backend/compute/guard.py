@@ -1,5 +1,5 @@
-"""The frame every instance operation of issue #15 runs in: reconcile, audit, lock, state
-check, journal — in that order, as `Instances._op` does for the power operations."""
+"""The frame every instance operation of issue #15 runs in: reconcile, journal, audit,
+lock, state check — the journal outermost, so a refusal is audited once."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Guarded:
 @asynccontextmanager
 async def guarded(
     inst: Instances, verb: str, ref: str, params: dict[str, Any] | None = None,
-    effect: str = "", **data: Any,
+    effect: str = "", check: bool = True, **data: Any,
 ) -> AsyncIterator[Guarded]:
     """`instance.<verb>` on `ref`: the row checked against reality, audited (success or
     failure, refusals too), under the instance's lock, allowed by the state machine, inside a
@@ -37,12 +37,14 @@ async def guarded(
     if found:
         inst.reconcile([found["id"]])
     row = inst._row(ref)
-    with inst.audit.track(f"instance.{verb}", row["id"], params or {}) as tracker:
-        async with inst.locks.hold(row["id"]):
-            row = inst._row(row["id"])
-            state = InstanceState(row["state"])
-            states.check(verb, state, row["name"])
-            async with inst.journal.operation(f"instance.{verb}", row["id"]) as op:
+    # The journal's operation outside the audit's: a refusal is audited once, by the audit.
+    async with inst.journal.operation(f"instance.{verb}", row["id"]) as op:
+        with inst.audit.track(f"instance.{verb}", row["id"], params or {}) as tracker:
+            async with inst.locks.hold(row["id"]):
+                row = inst._row(row["id"])
+                state = InstanceState(row["state"])
+                if check:  # (a refusal of its own comes first, e.g. resize --live)
+                    states.check(verb, state, row["name"])
                 if effect:
                     op.effect(effect, instance=row["id"], **data)
                 yield Guarded(row, state, op, tracker)

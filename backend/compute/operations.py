@@ -1,6 +1,6 @@
 """Instance operations beyond the power verbs (issue #15), one module each, reached through
 `Cloud.instance_ops`: pause/resume (pause_resume.py), rename (rename.py), console output
-(console_log.py). Modules are imported on first use."""
+(console_log.py), resize (resize.py). Modules are imported on first use."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ class InstanceOps:
         from backend.compute import rename
 
         return await rename.rename(self.instances, ref, new)
+
+    async def resize(self, ref: str, itype: str, live: bool = False) -> Instance:
+        from backend.compute import resize
+
+        return await resize.resize(self.instances, ref, itype, live)
 
     def console_log(self, ref: str, tail: int | None = None) -> ConsoleLog:
         from backend.compute import console_log
