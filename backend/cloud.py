@@ -203,6 +203,12 @@ class Cloud:
 
             await pause_resume.follow_runstate(self.instances, action, data)
 
+        async def instance_rebuild(action: str, data: dict[str, Any]) -> None:
+            from backend.compute import rebuild
+
+            await rebuild.recover(self.instances, action, data)
+
+        self.journal.handle("instance.rebuild", instance_rebuild)
         self.journal.handle("instance.runstate", instance_runstate)
         self.journal.handle("seed.sync", seed_sync)
         self.journal.handle("passt", passt_repair)

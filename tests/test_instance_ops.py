@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -101,9 +102,19 @@ def test_cli_pause_refusals_and_console_log(home: Path, tiny_guest: Path) -> Non
     assert_one_line_error(bad, "invalid --tail 0")
     renamed = json.loads(lecs(home, "instance", "rename", "c1", "c2", "--json").stdout)
     assert renamed["name"] == "c2"
-    events = json.loads(lecs(home, "event", "list", "--json", "--limit", "3").stdout)
-    assert [e["action"] for e in events][:2] == ["instance.rename", "instance.pause"]
-    assert events[1]["result"] == "failure"
+    unasked = lecs(home, "instance", "rebuild", "c2", "--image", "tiny", check=False)
+    assert_one_line_error(unasked, "refusing to replace the system disk of c2")
+    rebuilt = json.loads(lecs(home, "instance", "rebuild", "c2", "--image", "tiny", "--yes",
+                              "--json").stdout)
+    assert rebuilt["disks"][0]["id"] != renamed["disks"][0]["id"]
+    resized = json.loads(lecs(home, "instance", "resize", "c2", "--type", "t1.micro",
+                              "--json").stdout)
+    assert (resized["type"], resized["memory_mib"]) == ("t1.micro", 256)
+    events = json.loads(lecs(home, "event", "list", "--json", "--limit", "6").stdout)
+    assert [(e["action"], e["result"]) for e in events][:5] == [
+        ("instance.resize", "success"), ("instance.rebuild", "success"),
+        ("instance.rebuild", "failure"), ("instance.rename", "success"),
+        ("instance.pause", "failure")]
 
 
 async def qmp(rundir: str, command: str) -> object:
@@ -137,3 +148,55 @@ async def test_resize_stopped_instance_gets_the_new_vcpus_and_memory(cloud: Clou
     events = [(e.action, e.result) for e in cloud.audit.list(inst.id)]
     assert events.count(("instance.resize", "failure")) == 3
     assert ("instance.resize", "success") in events
+
+
+def qemu_io(path: str, command: str) -> str:
+    return subprocess.run(["qemu-io", "-c", command, path], check=True, capture_output=True,
+                          text=True).stdout
+
+
+async def test_rebuild_boots_the_new_image_and_keeps_data_disk_ports_tags(cloud: Cloud) -> None:
+    # the new OS: an image of an instance whose system disk starts with 'N' bytes
+    src = await cloud.instances.create("newos-src", "tiny", "t1.nano", start=False)
+    qemu_io(src.disks[0].path, "write -P 0x4e 0 4k")
+    await cloud.images.create_from_instance("newos-src", "newos")
+
+    inst = await cloud.instances.create("rb", "tiny", "t1.nano", tags={"env": "lab"})
+    data = await cloud.disks.create("rb-data", 1)
+    await cloud.disks.attach("rb-data", "rb")
+    with pytest.raises(StateError, match="it is running .*; stop it first"):
+        await cloud.instance_ops.rebuild("rb", "newos")
+    await cloud.instances.force_stop("rb")
+    qemu_io(data.path, "write -P 0x44 0 4k")  # the marker on the data disk
+    old_system = inst.disks[0]
+    with pytest.raises(NotFoundError):
+        await cloud.instance_ops.rebuild("rb", "no-such-image")
+
+    done = await cloud.instance_ops.rebuild("rb", "newos", keep_old=True)
+    assert (done.id, done.name, done.image_name, done.tags) == (inst.id, "rb", "newos",
+                                                                 {"env": "lab"})
+    assert done.forwards == inst.forwards and done.security_groups == inst.security_groups
+    system, kept_data = done.disks
+    assert system.role == "system" and system.id != old_system.id and system.name == "rb-system"
+    assert kept_data.id == data.id
+    kept = cloud.disks.get(old_system.id)  # --keep-old: a detached disk, file and all
+    assert kept.instance_id is None and kept.name == f"rb-old-{old_system.id}"
+    assert Path(kept.path).exists()
+
+    booted = await cloud.instances.start("rb", wait=True, timeout=90)
+    for dev, mark in [("vda", "NNNNNNNN"), ("vdb", "DDDDDDDD")]:
+        out = await serial_run(booted.runtime_dir,
+                               f"dd if=/dev/{dev} bs=8 count=1 2>/dev/null; echo", mark,
+                               timeout=60)
+        assert mark in out
+    await cloud.instances.force_stop("rb")
+
+    again = await cloud.instance_ops.rebuild("rb", "tiny")  # the old one deleted this time
+    gone = again.disks[0]
+    assert again.image_name == "tiny" and not Path(system.path).exists()
+    assert gone.id != system.id and [d.id for d in again.disks][1:] == [data.id]
+    with pytest.raises(NotFoundError):
+        cloud.disks.get(system.id)
+    events = [(e.action, e.result) for e in cloud.audit.list(inst.id)]
+    assert events.count(("instance.rebuild", "success")) == 2
+    assert events.count(("instance.rebuild", "failure")) == 2

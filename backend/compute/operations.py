@@ -1,6 +1,7 @@
 """Instance operations beyond the power verbs (issue #15), one module each, reached through
 `Cloud.instance_ops`: pause/resume (pause_resume.py), rename (rename.py), console output
-(console_log.py), resize (resize.py). Modules are imported on first use."""
+(console_log.py), resize (resize.py), rebuild
+(rebuild.py). Modules are imported on first use."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ class InstanceOps:
         from backend.compute import resize
 
         return await resize.resize(self.instances, ref, itype, live)
+
+    async def rebuild(self, ref: str, image: str, keep_old: bool = False) -> Instance:
+        from backend.compute import rebuild
+
+        return await rebuild.rebuild(self.instances, ref, image, keep_old)
 
     def console_log(self, ref: str, tail: int | None = None) -> ConsoleLog:
         from backend.compute import console_log
