@@ -22,7 +22,7 @@ from backend.inventory.errors import (
     ValidationError,
 )
 from backend.inventory.records import InstanceState as S
-from tests.qemu_probe import qmp_status, serial_run
+from tests.qemu_probe import qemu_pids, qmp_status, serial_run
 from tests.test_cli import assert_one_line_error, lecs
 
 pytestmark = pytest.mark.qemu
@@ -200,3 +200,37 @@ async def test_rebuild_boots_the_new_image_and_keeps_data_disk_ports_tags(cloud:
     events = [(e.action, e.result) for e in cloud.audit.list(inst.id)]
     assert events.count(("instance.rebuild", "success")) == 2
     assert events.count(("instance.rebuild", "failure")) == 2
+
+
+def test_bulk_count_names_tags_all(home: Path, tiny_guest: Path) -> None:
+    made = json.loads(lecs(home, "instance", "create", "w", "--image", "tiny", "--count", "5",
+                           "--tag", "grp=a", "--json").stdout)
+    assert [(r["name"], r["ok"], r["state"]) for r in made] == [
+        (f"w-{n}", True, "running") for n in range(1, 6)]
+    listed = json.loads(lecs(home, "instance", "list", "--json").stdout)
+    assert sorted(i["name"] for i in listed) == [f"w-{n}" for n in range(1, 6)]
+    for inst in listed:  # five QEMUs, each its own
+        assert inst["state"] == "running" and qemu_pids(inst["runtime_dir"]) == [inst["pid"]]
+    again = lecs(home, "instance", "create", "w", "--image", "tiny", "--count", "2",
+                 check=False)
+    assert_one_line_error(again, "create: 2 of 2 failed: w-1: an instance named 'w-1'")
+
+    paused = lecs(home, "instance", "pause", "w-1", "w-2").stdout
+    assert paused.splitlines() == ["w-1: paused", "w-2: paused"]
+    unasked = lecs(home, "instance", "resume", "--tag", "grp=a", check=False)
+    assert_one_line_error(unasked, "refusing to resume 5 instance(s)")
+    resumed = lecs(home, "instance", "resume", "--tag", "grp=a", "--yes", check=False)
+    assert resumed.returncode == 1 and "resume: 3 of 5 failed: w-3: cannot resume" in \
+        resumed.stderr and "it is running" in resumed.stderr
+    assert "w-1: running" in resumed.stdout and "w-5: failed: " in resumed.stdout
+    assert_one_line_error(lecs(home, "instance", "stop", "--tag", "grp=zz", check=False),
+                          "no instance is tagged grp=zz")
+
+    gone = json.loads(lecs(home, "instance", "delete", "--all", "--yes", "--json").stdout)
+    assert {r["state"] for r in gone} == {"deleted"} and len(gone) == 5
+    assert all(qemu_pids(i["runtime_dir"]) == [] for i in listed)
+    events = json.loads(lecs(home, "event", "list", "--json", "--limit", "40").stdout)
+    assert sum(e["action"] == "instance.delete" and e["result"] == "success"
+               for e in events) == 5
+    assert sum(e["action"] == "instance.resume" and e["result"] == "failure"
+               for e in events) == 3 + 1  # each refused resume, and the unconfirmed bulk

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from backend.compute.bulk import Outcome
     from backend.compute.console_log import ConsoleLog
     from backend.compute.instances import Instances
     from backend.compute.records import Instance
@@ -41,6 +42,31 @@ class InstanceOps:
         from backend.compute import rebuild
 
         return await rebuild.rebuild(self.instances, ref, image, keep_old)
+
+    # ---- bulk (bulk.py) ------------------------------------------------------------
+    BULK = ("start", "stop", "reboot", "delete", "pause", "resume")
+
+    def select(self, names: list[str], tags: dict[str, str] | None = None,
+               every: bool = False) -> list[str]:
+        from backend.compute import bulk
+
+        return bulk.select(self.instances, names, tags or {}, every)
+
+    async def each(self, verb: str, refs: list[str], **how: Any) -> list[Outcome]:
+        """`verb` (one of BULK) on every instance of `refs`, side by side."""
+        from backend.compute import bulk
+
+        if verb not in self.BULK:
+            raise ValueError(f"not a bulk verb: {verb}")
+        owner = self if verb in ("pause", "resume") else self.instances
+        method = getattr(owner, verb)
+        return await bulk.each(self.instances, verb, refs, lambda ref: method(ref, **how))
+
+    async def create_many(self, name: str, count: int, **create: Any) -> list[Outcome]:
+        """NAME-1 … NAME-N side by side; `create` as `Instances.create` takes it."""
+        from backend.compute import bulk
+
+        return await bulk.create_many(self.instances, name, count, **create)
 
     def console_log(self, ref: str, tail: int | None = None) -> ConsoleLog:
         from backend.compute import console_log
