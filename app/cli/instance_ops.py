@@ -50,6 +50,13 @@ async def instance_rebuild(cloud: Cloud, args: argparse.Namespace) -> None:
         f" {fate}")
 
 
+async def instance_clone(cloud: Cloud, args: argparse.Namespace) -> None:
+    made = await cloud.instance_ops.clone(args.instance, args.new_name, count=args.count,
+                                          tags=parse_tags(args.tag), start=args.start)
+    out(args, made, lambda: "\n".join(f"cloned {args.instance} to {i.name} ({i.id}):"
+                                      f" {i.state.value}" for i in made))
+
+
 # ---- bulk: several names, --tag, --all -----------------------------------------------
 def several(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """A verb that takes one instance, several, those tagged so, or all of them."""
@@ -121,6 +128,14 @@ def register(ins: Any) -> None:
     p.add_argument("--image", required=True)
     p.add_argument("--keep-old", action="store_true", help="keep the old system disk as a"
                    " detached disk (default: delete it)")
+    p = verb(ins, "clone", instance_clone, "new instances with copies of an instance's disks"
+             " (a running one: a crash-consistent copy), its groups, key pair and tags")
+    p.add_argument("instance")
+    p.add_argument("new_name", metavar="NEW")
+    p.add_argument("--count", type=int, metavar="N", help="NEW-1 … NEW-N")
+    p.add_argument("--tag", action="append", default=[], help="KEY=VALUE set on the clones"
+                   " (over the source's; repeatable)")
+    p.add_argument("--start", action="store_true", help="start the clones")
     p = verb(ins, "console-log", instance_console_log, "print the serial console's output"
              " (a stopped instance: its last boot)")
     p.add_argument("instance")

@@ -1,7 +1,7 @@
 """Instance operations beyond the power verbs (issue #15), one module each, reached through
 `Cloud.instance_ops`: pause/resume (pause_resume.py), rename (rename.py), console output
 (console_log.py), resize (resize.py), rebuild
-(rebuild.py). Modules are imported on first use."""
+(rebuild.py), clone (clone.py), bulk (bulk.py). Modules are imported on first use."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ class InstanceOps:
         from backend.compute import rebuild
 
         return await rebuild.rebuild(self.instances, ref, image, keep_old)
+
+    async def clone(self, ref: str, new: str, count: int | None = None,
+                    tags: dict[str, str] | None = None, start: bool = False) -> list[Instance]:
+        from backend.compute import clone
+
+        return await clone.clone(self.instances, ref, new, count, tags, start)
 
     # ---- bulk (bulk.py) ------------------------------------------------------------
     BULK = ("start", "stop", "reboot", "delete", "pause", "resume")
