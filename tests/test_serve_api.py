@@ -4,7 +4,6 @@ both signature versions, and the SDK's own exception with ECS's Code for each re
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alibabacloud_ecs20140526 import models
