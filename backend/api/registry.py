@@ -1,4 +1,4 @@
-"""The ECS actions by name. Each action module registers its handlers with `@action(NAME, params=…)`.
+"""The ECS actions by name. Action modules register handlers with `@action(NAME, params=…)`.
 
 A handler gets one `Call` (the facade, the request's parameters, the access key's user name,
 the RequestId) and returns the response body without RequestId (the server adds it), or
