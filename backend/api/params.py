@@ -31,6 +31,7 @@ class Params:
         self.call = call
         self.raw = call.params
         call.consumed.add("ClientToken")  # the server answers a repeated one (generic)
+        self.region()  # every action takes RegionId (the older SDK sends it always)
 
     def _take(self, name: str) -> str | None:
         self.call.consumed.add(name)

@@ -11,7 +11,7 @@ from backend.api.actions.instances import find as find_instance
 from backend.api.errors import ApiError, invalid_parameter
 from backend.api.params import Params
 from backend.api.registry import Call, action
-from backend.api.translate import engine
+from backend.api.translate import engine, settle
 
 if TYPE_CHECKING:
     from backend.cloud import Cloud
@@ -81,7 +81,7 @@ async def describe_disks(call: Call) -> dict[str, Any]:
     return {**paging, "Disks": {"Disk": [shapes.disk(d) for d in items]}}
 
 
-@action("AttachDisk", params=("InstanceId", "DiskId", "DeleteWithInstance", "Bootable",
+@action("AttachDisk", params=("RegionId", "InstanceId", "DiskId", "DeleteWithInstance", "Bootable",
                               "Password", "KeyPairName"))
 async def attach_disk(call: Call) -> dict[str, Any]:
     p = Params(call)
@@ -90,12 +90,11 @@ async def attach_disk(call: Call) -> dict[str, Any]:
     with_instance = p.flag("DeleteWithInstance") if p.has("DeleteWithInstance") else None
     p.only("Bootable", "false")
     p.done()
-    with engine("disk"):
-        await call.cloud.disks.attach(disk.id, inst.id, with_instance)
+    await settle(call.cloud.disks.attach(disk.id, inst.id, with_instance), "disk")
     return {}
 
 
-@action("DetachDisk", params=("InstanceId", "DiskId", "DeleteWithInstance"))
+@action("DetachDisk", params=("RegionId", "InstanceId", "DiskId", "DeleteWithInstance"))
 async def detach_disk(call: Call) -> dict[str, Any]:
     p = Params(call)
     disk = find_disk(call.cloud, p.need("DiskId"))
@@ -105,12 +104,12 @@ async def detach_disk(call: Call) -> dict[str, Any]:
     if disk.instance_id != inst.id:
         raise ApiError("IncorrectDiskStatus", f"disk {disk.name!r} is not attached to"
                        f" {inst.id}.", 403)
-    with engine("disk"):
-        await call.cloud.disks.detach(disk.id)
+    # A guest takes its time to let go of a disk: answered while it is still detaching.
+    await settle(call.cloud.disks.detach(disk.id), "disk")
     return {}
 
 
-@action("ResizeDisk", params=("DiskId", "NewSize", "Type", "ClientToken"))
+@action("ResizeDisk", params=("RegionId", "DiskId", "NewSize", "Type", "ClientToken"))
 async def resize_disk(call: Call) -> dict[str, Any]:
     p = Params(call)
     disk = find_disk(call.cloud, p.need("DiskId"))
@@ -122,7 +121,7 @@ async def resize_disk(call: Call) -> dict[str, Any]:
     return {"OrderId": ""}
 
 
-@action("DeleteDisk", params=("DiskId",))
+@action("DeleteDisk", params=("RegionId", "DiskId",))
 async def delete_disk(call: Call) -> dict[str, Any]:
     p = Params(call)
     disk = find_disk(call.cloud, p.need("DiskId"))
@@ -135,7 +134,7 @@ async def delete_disk(call: Call) -> dict[str, Any]:
     return {}
 
 
-@action("ModifyDiskAttribute", params=("DiskId", "DeleteWithInstance", "DiskName",
+@action("ModifyDiskAttribute", params=("RegionId", "DiskId", "DeleteWithInstance", "DiskName",
                                        "Description"))
 async def modify_disk_attribute(call: Call) -> dict[str, Any]:
     p = Params(call)
@@ -153,8 +152,8 @@ async def modify_disk_attribute(call: Call) -> dict[str, Any]:
 
 
 # ---- snapshots ---------------------------------------------------------------------
-@action("CreateSnapshot", params=("DiskId", "SnapshotName", "Description", "ClientToken",
-                                  "RetentionDays", "Category"))
+@action("CreateSnapshot", params=("RegionId", "DiskId", "SnapshotName", "Description",
+                                  "ClientToken", "RetentionDays", "Category"))
 async def create_snapshot(call: Call) -> dict[str, Any]:
     p = Params(call)
     disk = find_disk(call.cloud, p.need("DiskId"))
@@ -193,7 +192,7 @@ async def describe_snapshots(call: Call) -> dict[str, Any]:
                                                  for s in items]}}
 
 
-@action("DeleteSnapshot", params=("SnapshotId", "Force"))
+@action("DeleteSnapshot", params=("RegionId", "SnapshotId", "Force"))
 async def delete_snapshot(call: Call) -> dict[str, Any]:
     p = Params(call)
     snap = find_snapshot(call.cloud, p.need("SnapshotId"))
@@ -204,7 +203,7 @@ async def delete_snapshot(call: Call) -> dict[str, Any]:
     return {}
 
 
-@action("ResetDisk", params=("DiskId", "SnapshotId", "DryRun"))
+@action("ResetDisk", params=("RegionId", "DiskId", "SnapshotId", "DryRun"))
 async def reset_disk(call: Call) -> dict[str, Any]:
     """The disk's contents back to a snapshot of it (its instance Stopped)."""
     p = Params(call)

@@ -13,7 +13,7 @@ from backend.api.registry import Call, action
 from backend.api.translate import engine, settle
 
 
-@action("DescribeInstanceTypes", params=("InstanceTypes.*", "InstanceTypeFamily",
+@action("DescribeInstanceTypes", params=("RegionId", "InstanceTypes.*", "InstanceTypeFamily",
                                          "NextToken", "MaxResults"))
 async def describe_instance_types(call: Call) -> dict[str, Any]:
     p = Params(call)

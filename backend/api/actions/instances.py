@@ -107,7 +107,7 @@ async def describe_instance_status(call: Call) -> dict[str, Any]:
                 for i in items]}}
 
 
-@action("DescribeInstanceAttribute", params=("InstanceId",))
+@action("DescribeInstanceAttribute", params=("RegionId", "InstanceId",))
 async def describe_instance_attribute(call: Call) -> dict[str, Any]:
     p = Params(call)
     inst = find(call.cloud, p.need("InstanceId"))
@@ -159,24 +159,25 @@ async def _power_one(call: Call, verb: str, force_name: str = "ForceStop") -> di
     return {}
 
 
-@action("StartInstance", params=("InstanceId", "DryRun", "InitLocalDisk"))
+@action("StartInstance", params=("RegionId", "InstanceId", "DryRun", "InitLocalDisk"))
 async def start_instance(call: Call) -> dict[str, Any]:
     Params(call).only("InitLocalDisk", "false")
     return await _power_one(call, "start")
 
 
-@action("StopInstance", params=("InstanceId", "ForceStop", "StoppedMode", "ConfirmStop",
+@action("StopInstance", params=("RegionId", "InstanceId", "ForceStop", "StoppedMode", "ConfirmStop",
                                 "DryRun"))
 async def stop_instance(call: Call) -> dict[str, Any]:
     return await _power_one(call, "stop")
 
 
-@action("RebootInstance", params=("InstanceId", "ForceStop", "DryRun"))
+@action("RebootInstance", params=("RegionId", "InstanceId", "ForceStop", "DryRun"))
 async def reboot_instance(call: Call) -> dict[str, Any]:
     return await _power_one(call, "reboot")
 
 
-@action("DeleteInstance", params=("InstanceId", "Force", "TerminateSubscription", "DryRun"))
+@action("DeleteInstance", params=("RegionId", "InstanceId", "Force",
+                                  "TerminateSubscription", "DryRun"))
 async def delete_instance(call: Call) -> dict[str, Any]:
     return await _power_one(call, "delete", force_name="Force")
 
@@ -241,7 +242,7 @@ async def delete_instances(call: Call) -> dict[str, Any]:
     return {}
 
 
-@action("ModifyInstanceAttribute", params=("InstanceId", "InstanceName", "HostName",
+@action("ModifyInstanceAttribute", params=("RegionId", "InstanceId", "InstanceName", "HostName",
                                            "Description", "SecurityGroupIds.*"))
 async def modify_instance_attribute(call: Call) -> dict[str, Any]:
     """lecs changes an instance's security groups; its name and hostname are fixed."""

@@ -205,7 +205,7 @@ async def launch_all(cloud: Cloud, launch: Launch, start: bool) -> list[str]:
     return made
 
 
-@action("RunInstances", params=(*COMMON, "SecurityGroupIds.*", "Amount", "MinAmount",
+@action("RunInstances", params=("RegionId", *COMMON, "SecurityGroupIds.*", "Amount", "MinAmount",
                                 "UniqueSuffix"))
 async def run_instances(call: Call) -> dict[str, Any]:
     p = Params(call)

@@ -62,7 +62,7 @@ def _points(call: Call, instance_id: str, fields: dict[str, tuple[str, float | N
     return [rows[t] for t in sorted(rows)]
 
 
-@action("DescribeInstanceMonitorData", params=("InstanceId", "StartTime", "EndTime",
+@action("DescribeInstanceMonitorData", params=("RegionId", "InstanceId", "StartTime", "EndTime",
                                                "Period"))
 async def describe_instance_monitor_data(call: Call) -> dict[str, Any]:
     p = Params(call)
@@ -74,7 +74,7 @@ async def describe_instance_monitor_data(call: Call) -> dict[str, Any]:
                                                      for pt in points]}}
 
 
-@action("DescribeDiskMonitorData", params=("DiskId", "StartTime", "EndTime", "Period"))
+@action("DescribeDiskMonitorData", params=("RegionId", "DiskId", "StartTime", "EndTime", "Period"))
 async def describe_disk_monitor_data(call: Call) -> dict[str, Any]:
     """lecs measures an instance's disks together: a disk's figures are its instance's when
     it is that instance's only disk; otherwise refused (never another disk's traffic)."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 PAGING = ("PageNumber", "PageSize", "NextToken", "MaxResults")
 RULE_FIELDS = ("IpProtocol", "PortRange", "SourceCidrIp", "DestCidrIp", "Policy", "Priority",
                "Description", "NicType", "SourceGroupId", "DestGroupId")
+MEMBERSHIP = ("RegionId", "SecurityGroupId", "InstanceId", "NetworkInterfaceId")
 POLICY = {"accept": "allow", "drop": "deny"}
 
 
@@ -232,11 +233,11 @@ async def _membership(call: Call, join: bool) -> dict[str, Any]:
     return {}
 
 
-@action("JoinSecurityGroup", params=("SecurityGroupId", "InstanceId", "NetworkInterfaceId"))
+@action("JoinSecurityGroup", params=MEMBERSHIP)
 async def join_security_group(call: Call) -> dict[str, Any]:
     return await _membership(call, join=True)
 
 
-@action("LeaveSecurityGroup", params=("SecurityGroupId", "InstanceId", "NetworkInterfaceId"))
+@action("LeaveSecurityGroup", params=MEMBERSHIP)
 async def leave_security_group(call: Call) -> dict[str, Any]:
     return await _membership(call, join=False)
