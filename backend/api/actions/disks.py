@@ -81,8 +81,8 @@ async def describe_disks(call: Call) -> dict[str, Any]:
     return {**paging, "Disks": {"Disk": [shapes.disk(d) for d in items]}}
 
 
-@action("AttachDisk", params=("RegionId", "InstanceId", "DiskId", "DeleteWithInstance", "Bootable",
-                              "Password", "KeyPairName"))
+@action("AttachDisk", params=("RegionId", "InstanceId", "DiskId", "DeleteWithInstance",
+                              "Bootable"))
 async def attach_disk(call: Call) -> dict[str, Any]:
     p = Params(call)
     disk = find_disk(call.cloud, p.need("DiskId"))
