@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,8 +49,8 @@ def describe(ecs: Any, **kw: Any) -> Any:
 
 
 def listing(srv: Serve, runs: int) -> None:
-    from backend import Cloud
     from app import render
+    from backend import Cloud
 
     ecs = tea_client(srv)
     env = dict(os.environ, LECS_HOME=str(srv.home))
