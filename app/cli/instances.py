@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from app import render
+from app.cli import instance_ops
 from app.cli.output import Handler, confirm, destructive, noun, out, progress_bar, verb
 from backend import Cloud
 from backend.inventory.errors import LecsError, ValidationError
@@ -244,3 +245,4 @@ def register(nouns: Any) -> None:
     _ssh_options(p).add_argument("instance")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND …: run it instead of"
                    " a login shell")
+    instance_ops.register(ins)
