@@ -151,7 +151,28 @@ async def test_tags_and_groups(lab: dict[str, Any]) -> None:
     await call(cloud, "LeaveSecurityGroup", InstanceId=made, SecurityGroupId=lab["group"])
     assert cloud.instances.get(made).security_groups == ["default"]
     assert (await code(cloud, "ModifyInstanceAttribute", InstanceId=made,
-                       InstanceName="renamed"))[0] == "InvalidParameter"
+                       HostName="other"))[0] == "InvalidParameter"
+    await call(cloud, "ModifyInstanceAttribute", InstanceId=made, InstanceName="renamed")
+    assert cloud.instances.get(made).name == "renamed"
+
+
+async def test_spec_system_disk_and_console_output(lab: dict[str, Any]) -> None:
+    cloud = lab["cloud"]
+    made = (await call(cloud, "CreateInstance", ImageId=lab["image"], InstanceType="t1.nano",
+                       InstanceName="ops"))["InstanceId"]
+    assert (await code(cloud, "ModifyInstanceSpec", InstanceId=made,
+                       InstanceType="huge.1"))[0] == "InvalidInstanceType.ValueNotSupported"
+    await call(cloud, "ModifyInstanceSpec", InstanceId=made, InstanceType="t1.micro")
+    assert cloud.instances.get(made).type == "t1.micro"
+    old = [d.id for d in cloud.instances.get(made).disks if d.role == "system"]
+    assert (await code(cloud, "ReplaceSystemDisk", InstanceId=made, ImageId=lab["image"],
+                       SystemDisk__Size="20"))[0] == "InvalidParameter"
+    new = (await call(cloud, "ReplaceSystemDisk", InstanceId=made, ImageId=lab["image"]))[
+        "DiskId"]
+    assert new and [new] != old
+    assert [d.id for d in cloud.instances.get(made).disks if d.role == "system"] == [new]
+    out = await call(cloud, "GetInstanceConsoleOutput", InstanceId=made)
+    assert out["InstanceId"] == made and base64.b64decode(out["ConsoleOutput"]) == b""
 
 
 async def test_rules_keypairs_and_disks(lab: dict[str, Any]) -> None:

@@ -120,6 +120,9 @@ def test_authorize_opens_port_80_and_revoke_closes_it(fleet: dict[str, Any]) -> 
     where = forward(ecs, target, 80)
     assert where is not None and where[0] == "127.0.0.1"
     wait_for(lambda: MARK in fetch(forward(ecs, target, 80)), timeout=90)  # user-data ran
+    console = ecs.get_instance_console_output(models.GetInstanceConsoleOutputRequest(
+        region_id="local", instance_id=target)).body
+    assert "user-data" in base64.b64decode(console.console_output).decode()
     rules = ecs.describe_security_group_attribute(models.DescribeSecurityGroupAttributeRequest(
         region_id="local", security_group_id=fleet["group"])).body.permissions.permission
     assert [(r.ip_protocol, r.port_range, r.policy) for r in rules

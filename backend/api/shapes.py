@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# lecs state → ECS Status. ECS has no paused or error: a guest QEMU paused after a host disk
-# error is "Paused" (a lecs extension, docs/ecs-api.md); an instance in error can be started,
+# lecs state → ECS Status. ECS has no paused or error: a paused guest (lecs instance pause, or
+# a host disk error) is "Paused" (a lecs extension, docs/ecs-api.md); one in error can be started,
 # as a Stopped one.
 INSTANCE_STATUS = {
     "pending": "Pending", "starting": "Starting", "running": "Running",

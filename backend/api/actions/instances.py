@@ -261,25 +261,26 @@ async def delete_instances(call: Call) -> dict[str, Any]:
 @action("ModifyInstanceAttribute", params=("RegionId", "InstanceId", "InstanceName", "HostName",
                                            "Description", "SecurityGroupIds.*"))
 async def modify_instance_attribute(call: Call) -> dict[str, Any]:
-    """lecs changes an instance's security groups; its name and hostname are fixed."""
+    """lecs renames an instance and changes its security groups; its hostname is fixed."""
     p = Params(call)
     inst = find(call.cloud, p.need("InstanceId"))
-    for name, current in (("InstanceName", inst.name), ("HostName", inst.hostname or inst.name),
-                          ("Description", "")):
+    for name, current in (("HostName", inst.hostname or inst.name), ("Description", "")):
         value = p.text(name)
         if value is not None and value != current:
             raise invalid_parameter(name, "cannot be changed by lecs (it is fixed at creation)")
+    new_name = p.text("InstanceName", max_len=128)
     wanted = p.repeat("SecurityGroupIds", limit=5)
-    p.done()
-    if not wanted:
-        return {}
     groups = group_ids(call.cloud)
-    with engine("security group"):
-        known = {g.id for g in call.cloud.sgs.list()}
-        for gid in wanted:
-            if gid not in known:
-                raise ApiError("InvalidSecurityGroupId.NotFound",
-                               f"The specified SecurityGroupId {gid!r} does not exist.", 404)
+    for gid in wanted:
+        if gid not in groups.values():
+            raise ApiError("InvalidSecurityGroupId.NotFound",
+                           f"The specified SecurityGroupId {gid!r} does not exist.", 404)
+    p.done()
+    with engine("instance"):
+        if new_name is not None and new_name != inst.name:
+            await call.cloud.instance_ops.rename(inst.id, new_name)
+        if not wanted:
+            return {}
         have = [groups.get(g, g) for g in inst.security_groups]
         for gid in wanted:
             if gid not in have:
