@@ -9,10 +9,13 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend import Cloud
-from backend.api.run import DEFAULT_PORT, Options, check_address, serve
+from backend.api.presence import DEFAULT_PORT
+
+if TYPE_CHECKING:  # aiohttp and the API load only when serve runs, not for every CLI verb
+    from backend.api.run import Options
 
 
 def unit(options: Options, home: Path) -> str:
@@ -40,11 +43,15 @@ def unit(options: Options, home: Path) -> str:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    from backend.api.run import Options
+
     return Options(args.host, args.port, Path(args.tls_cert) if args.tls_cert else None,
                    Path(args.tls_key) if args.tls_key else None)
 
 
 async def run_serve(cloud: Cloud, args: argparse.Namespace) -> None:
+    from backend.api.run import check_address, serve
+
     options = _options(args)
     check_address(options)
     if args.unit:

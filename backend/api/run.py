@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from backend.api import actions
-from backend.api.presence import Presence
+from backend.api.presence import DEFAULT_PORT, Presence
 from backend.api.server import Api
 from backend.inventory.errors import LecsError, ValidationError
 
 if TYPE_CHECKING:
     from backend.cloud import Cloud
 
-DEFAULT_PORT = 8480
 SAMPLE_INTERVAL = 5.0  # seconds between serve's metric samples (alarms are judged each tick)
 log = logging.getLogger("lecs.serve")
 
