@@ -4,9 +4,11 @@ systemd user unit that runs it."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import shlex
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +37,6 @@ def unit(options: Options, home: Path) -> str:
         f"Environment={shlex.quote('LECS_HOME=' + str(home))}",
         f"ExecStart={shlex.join(argv)}",
         "Restart=on-failure",
-        "SuccessExitStatus=143 130",
         "",
         "[Install]",
         "WantedBy=default.target",
@@ -63,7 +64,12 @@ async def run_serve(cloud: Cloud, args: argparse.Namespace) -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    await serve(cloud, options)
+    # SIGTERM (systemctl stop) and SIGHUP end serve cleanly, with exit status 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(cloud, options, stop)
 
 
 def register(nouns: Any) -> None:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -84,6 +85,15 @@ INTERNAL = ApiError("InternalError", "The request processing has failed due to s
                     " error, exception or failure.", 500)
 
 
+RESOURCE_PARAMS = ("InstanceId", "DiskId", "SnapshotId", "ImageId", "SecurityGroupId",
+                   "KeyPairName", "InstanceIds", "DiskIds", "ResourceId.1", "InstanceName")
+
+
+def _resource(params: Mapping[str, str]) -> str:
+    """The resource an API call's audit event is filed under: the first id it names."""
+    return next((params[p][:200] for p in RESOURCE_PARAMS if params.get(p)), "")
+
+
 def _logged_params(params: Mapping[str, str]) -> dict[str, str]:
     """The parameters an audit event or the log may hold: names and short values only."""
     return {k: (v if len(v) <= 64 else f"<{len(v)} chars>") for k, v in sorted(params.items())
@@ -110,7 +120,7 @@ class Api:
         user, action, params = "", "", {}
         try:
             req = await _read(http)
-            params = {**req.query, **req.form}
+            params = _once([*req.query.items(), *req.form.items()])
             action = params.get("Action") or req.headers.get("x-acs-action", "")
             key = self.verifier.verify(req, params)
             user = key.name
@@ -135,6 +145,9 @@ class Api:
         if not action:
             raise ApiError("MissingParameter", "The input parameter 'Action' that is mandatory"
                            " for processing this request is not supplied.")
+        if params.get("Format", "json").lower() != "json":
+            raise ApiError("InvalidParameter", f"The specified parameter 'Format'"
+                           f" {params['Format']!r} cannot be honoured: lecs answers JSON.")
         if version != VERSION:
             raise ApiError("InvalidVersion", f"Specified parameter Version is not valid"
                            f" (lecs answers {VERSION}).", 400)
@@ -170,7 +183,7 @@ class Api:
                message: str, ms: float) -> None:
         try:
             with audit_mod.acting_as(user or "unauthenticated"):
-                self.cloud.audit.record(f"api.{action or '-'}", params.get("InstanceId", ""),
+                self.cloud.audit.record(f"api.{action or '-'}", _resource(params),
                                         _logged_params(params), "failure" if code else
                                         "success", f"{code}: {message}" if code else "", ms)
         except LecsError as exc:  # a read-only inventory: the log line is all there is
@@ -178,15 +191,28 @@ class Api:
 
 
 async def _read(http: web.Request) -> Request:
-    body = await http.read()
-    form: dict[str, str] = {}
+    try:
+        body = await http.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError("InvalidParameter", f"The request body is larger than {MAX_BODY}"
+                       " bytes.", 413) from None
+    form: list[tuple[str, str]] = []
     ctype = http.headers.get("content-type", "")
     if body and ctype.startswith("application/x-www-form-urlencoded"):
-        from urllib.parse import parse_qsl
-
         try:
-            form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True))
+            form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
             raise ApiError("InvalidParameter", "The request body is not a valid form.") from None
-    query = {k: v for k, v in http.query.items()}
-    return Request(http.method, http.path, query, form, http.headers, body)
+    query = list(http.query.items())
+    return Request(http.method, http.path, _once(query), _once(form), http.headers, body)
+
+
+def _once(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Parameters by name; a name given twice is refused, never resolved by a guess."""
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        if name in found:
+            raise ApiError("InvalidParameter", f"The specified parameter {name!r} is given"
+                           " more than once.")
+        found[name] = value
+    return found
