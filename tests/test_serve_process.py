@@ -39,3 +39,29 @@ def test_stop_kill_restart_doctor_and_unit(home: Path) -> None:
     unit = lecs(home, "serve", "--unit", "--port", "9999").stdout
     assert f"Environment=LECS_HOME={home}" in unit
     assert "serve --host 127.0.0.1 --port 9999" in unit and "[Install]" in unit
+
+
+async def test_dashboard_follows_serve(home: Path) -> None:
+    """With serve running, the dashboard does not sample (serve does) and its header says
+    where serve answers; with serve gone, the header says nothing of it."""
+    from app.tui.app import LecsApp
+    from app.tui.widgets.header import HostHeader
+    from backend import Cloud
+    from tests.test_dashboard import plain, wait_for
+
+    with running_serve(home) as srv:
+        cloud = await Cloud.open(str(home))
+        try:
+            app = LecsApp(cloud, sampler=True, poll_interval=0.2)
+            async with app.run_test(size=(160, 40)) as pilot:
+                header = app.query_one(HostHeader)
+                await wait_for(pilot, lambda: header.serve == srv.address)
+                assert f"serve {srv.address}" in plain(header)
+                await wait_for(pilot, lambda: app.monitoring)
+                assert not cloud.metrics.sampler.active  # serve samples for everyone
+                assert cloud.metrics.status().holder_pid == srv.proc.pid
+                srv.proc.send_signal(signal.SIGTERM)
+                srv.proc.wait(30)
+                await wait_for(pilot, lambda: header.serve == "")
+        finally:
+            cloud.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -46,6 +47,8 @@ COMMON = frozenset({
     "Action", "Version", "Format", "AccessKeyId", "Signature", "SignatureMethod",
     "SignatureVersion", "SignatureNonce", "SignatureType", "Timestamp", "SecurityToken",
 })
+MAX_LOGGED = 40  # parameters kept in one call's audit event
+ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 log = logging.getLogger("lecs.serve")
 
 
@@ -95,9 +98,16 @@ def _resource(params: Mapping[str, str]) -> str:
 
 
 def _logged_params(params: Mapping[str, str]) -> dict[str, str]:
-    """The parameters an audit event or the log may hold: names and short values only."""
-    return {k: (v if len(v) <= 64 else f"<{len(v)} chars>") for k, v in sorted(params.items())
-            if k not in COMMON and k != "UserData"}
+    """The parameters an audit event may hold: bounded names and short values, never the
+    signature's, never UserData (a script may hold secrets of its own)."""
+    kept = [(k[:64], v if len(v) <= 64 else f"<{len(v)} chars>")
+            for k, v in sorted(params.items()) if k not in COMMON and k != "UserData"]
+    return dict(kept[:MAX_LOGGED])
+
+
+def _action_name(action: str) -> str:
+    """An action as events and the log name it: as asked when it is a plausible name."""
+    return action if ACTION_RE.match(action) else "?"
 
 
 class Api:
@@ -129,11 +139,12 @@ class Api:
         except ApiError as err:
             status, result = err.status, _error_body(request_id, err)
         except Exception:  # never a traceback to the caller: it is in serve's log
-            log.exception("request %s (%s) failed", request_id, action or "-")
+            log.exception("request %s (%s) failed", request_id, _action_name(action))
             status, result = INTERNAL.status, _error_body(request_id, INTERNAL)
         ms = (time.perf_counter() - started) * 1000
         code = result.get("Code", "")
-        log.info("%s %s %s user=%s %d %s %.1fms", http.remote, request_id, action or "-",
+        action = _action_name(action) if action else "-"
+        log.info("%s %s %s user=%s %d %s %.1fms", http.remote, request_id, action,
                  user or "-", status, code or "OK", ms)
         self._audit(action, user, params, code, result.get("Message", ""), ms)
         return web.Response(status=status, text=json.dumps(result),
@@ -183,9 +194,9 @@ class Api:
                message: str, ms: float) -> None:
         try:
             with audit_mod.acting_as(user or "unauthenticated"):
-                self.cloud.audit.record(f"api.{action or '-'}", _resource(params),
+                self.cloud.audit.record(f"api.{action}", _resource(params),
                                         _logged_params(params), "failure" if code else
-                                        "success", f"{code}: {message}" if code else "", ms)
+                                        "success", f"{code}: {message}"[:300] if code else "", ms)
         except LecsError as exc:  # a read-only inventory: the log line is all there is
             log.warning("audit event not written: %s", exc)
 
