@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
+
+import pytest
 
 from backend.api.presence import running, state_path
 from backend.inventory.paths import Paths
@@ -65,3 +68,44 @@ async def test_dashboard_follows_serve(home: Path) -> None:
                 await wait_for(pilot, lambda: header.serve == "")
         finally:
             cloud.close()
+
+
+def test_tls(home: Path, tmp_path: Path) -> None:
+    """--tls-cert/--tls-key: the API answers over HTTPS only, with ECS's error JSON."""
+    import ssl
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from tests.serve_helpers import make_key, start_serve
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    make_key(home)
+    bad = lecs(home, "serve", "--tls-cert", str(cert), check=False)
+    assert bad.returncode == 2 and "go together" in bad.stderr
+    proc, log = start_serve(home, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        paths = Paths.from_env(str(home))
+        for _ in range(300):
+            info = running(paths)
+            if info is not None or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert info is not None and info.address.startswith("https://127.0.0.1:"), \
+            log.read_text()
+        ctx = ssl.create_default_context(cafile=str(cert))
+        try:
+            urllib.request.urlopen(f"{info.address}?Action=DescribeRegions", context=ctx,
+                                   timeout=30)
+            raise AssertionError("an unsigned request was answered")
+        except urllib.error.HTTPError as err:
+            status, body = err.code, json.loads(err.read())
+        assert (status, body["Code"]) == (400, "IncompleteSignature") and body["RequestId"]
+        with pytest.raises(OSError):  # plain HTTP gets no answer
+            urllib.request.urlopen(info.address.replace("https", "http"), timeout=10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
