@@ -5,6 +5,7 @@ a restart), a handler's engine error becomes ECS's code, and every call is one a
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from backend.inventory.paths import Paths
 CALLS: list[dict[str, str]] = []
 
 if "LecsTestCount" not in registry.ACTIONS:
-    @action("LecsTestCount", params=("ClientToken", "Tag.*", "Name"))
+    @action("LecsTestCount", params=("ClientToken", "Tag.*", "Name", "RegionId"))
     async def count(call: Call) -> dict[str, Any]:
         call.consumed.update(call.params)
         CALLS.append(dict(call.params))
@@ -47,12 +48,14 @@ async def served(home: Path) -> AsyncIterator[tuple[Cloud, str, str, str]]:
         cloud.close()
 
 
-def call(endpoint: str, key_id: str, secret: str, **query: str) -> dict[str, Any]:
-    """One RPC call through the tea SDK's own signing (ACS3-HMAC-SHA256)."""
+def call(endpoint: str, key_id: str, secret: str, algorithm: str | None = None,
+         **query: str) -> dict[str, Any]:
+    """One RPC call through the tea SDK's own signing (ACS3-HMAC-SHA256, or v1 with "v2")."""
     from alibabacloud_ecs20140526.client import Client
 
     client = Client(open_api.Config(access_key_id=key_id, access_key_secret=secret,
-                                    endpoint=endpoint, protocol="http", region_id="local"))
+                                    endpoint=endpoint, protocol="http", region_id="local",
+                                    signature_algorithm=algorithm))
     params = open_api.Params(action="LecsTestCount", version="2014-05-26", protocol="HTTP",
                              pathname="/", method="POST", auth_type="AK", style="RPC",
                              req_body_type="formData", body_type="json")
@@ -99,3 +102,37 @@ async def test_tokens_params_errors_and_audit(served: tuple[Cloud, str, str, str
         reopened.close()
     later.pop("RequestId")
     assert later == first and len(CALLS) == 3  # the refused Name=busy call ran; t-1 did not
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"])
+async def test_values_that_need_encoding_verify(served: tuple[Cloud, str, str, str],
+                                                algorithm: str | None) -> None:
+    _cloud, endpoint, key_id, secret = served
+    CALLS.clear()
+    odd = "a b+c*d~e/f&g=h%i 日本"
+    await asyncio.to_thread(call, endpoint, key_id, secret, algorithm, Name=odd,
+                            **{"Tag.1.Value": "x y"})
+    assert CALLS == [{"Name": odd, "Tag.1.Value": "x y"}]
+
+
+async def test_core_sdk_common_request_with_odd_values(
+        served: tuple[Cloud, str, str, str]) -> None:
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkcore.request import CommonRequest
+
+    _cloud, endpoint, key_id, secret = served
+    CALLS.clear()
+    odd = "a b+c*d~e/f&g=h%i 日本"
+
+    def send(method: str) -> dict[str, Any]:
+        request = CommonRequest(domain=endpoint, version="2014-05-26",
+                                action_name="LecsTestCount")
+        request.set_protocol_type("http")
+        request.set_method(method)
+        request.add_query_param("Name", odd)
+        client = AcsClient(key_id, secret, "local", auto_retry=False, max_retry_time=0)
+        return dict(json.loads(client.do_action_with_exception(request)))
+
+    for method in ("GET", "POST"):
+        await asyncio.to_thread(send, method)
+    assert [c["Name"] for c in CALLS] == [odd, odd]  # signed and read back exactly
