@@ -3,7 +3,11 @@ both signature versions, and the SDK's own exception with ECS's Code for each re
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alibabacloud_ecs20140526 import models
@@ -13,6 +17,8 @@ from aliyunsdkecs.request.v20140526.DescribeRegionsRequest import DescribeRegion
 from aliyunsdkecs.request.v20140526.DescribeZonesRequest import DescribeZonesRequest
 
 from tests.serve_helpers import Serve, core_call, core_client, running_serve, tea_client
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +86,25 @@ def test_unsupported_parameter_is_refused_before_the_handler(srv: Serve) -> None
         ecs.describe_regions(models.DescribeRegionsRequest(resource_owner_account="someone"))
     assert err.value.code == "InvalidParameter"
     assert "ResourceOwnerAccount" in err.value.message
+
+
+def readme_example() -> str:
+    """The Python example of README's `lecs serve` section (its indented block after 'With
+    the official SDK')."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## The ECS API"):]
+    after = section[section.index("With the official SDK"):]
+    lines = after.split("\n\n", 2)[1].splitlines()
+    assert all(line.startswith("    ") for line in lines)
+    return "\n".join(line[4:] for line in lines)
+
+
+def test_readme_python_example_runs(srv: Serve) -> None:
+    code = readme_example()
+    assert len(code.splitlines()) == 5 and "127.0.0.1:8480" in code
+    env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=srv.key_id,
+               ALIBABA_CLOUD_ACCESS_KEY_SECRET=srv.secret)
+    result = subprocess.run([sys.executable, "-c", code.replace("127.0.0.1:8480", srv.endpoint)],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "'RegionId': 'local'" in result.stdout

@@ -4,15 +4,20 @@ systemd user unit that runs it."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import shlex
 import shutil
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend import Cloud
-from backend.api.run import DEFAULT_PORT, Options, check_address, serve
+from backend.api.presence import DEFAULT_PORT
+
+if TYPE_CHECKING:  # aiohttp and the API load only when serve runs, not for every CLI verb
+    from backend.api.run import Options
 
 
 def unit(options: Options, home: Path) -> str:
@@ -32,7 +37,6 @@ def unit(options: Options, home: Path) -> str:
         f"Environment={shlex.quote('LECS_HOME=' + str(home))}",
         f"ExecStart={shlex.join(argv)}",
         "Restart=on-failure",
-        "SuccessExitStatus=143 130",
         "",
         "[Install]",
         "WantedBy=default.target",
@@ -40,11 +44,15 @@ def unit(options: Options, home: Path) -> str:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    from backend.api.run import Options
+
     return Options(args.host, args.port, Path(args.tls_cert) if args.tls_cert else None,
                    Path(args.tls_key) if args.tls_key else None)
 
 
 async def run_serve(cloud: Cloud, args: argparse.Namespace) -> None:
+    from backend.api.run import check_address, serve
+
     options = _options(args)
     check_address(options)
     if args.unit:
@@ -56,7 +64,12 @@ async def run_serve(cloud: Cloud, args: argparse.Namespace) -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    await serve(cloud, options)
+    # SIGTERM (systemctl stop) and SIGHUP end serve cleanly, with exit status 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(cloud, options, stop)
 
 
 def register(nouns: Any) -> None:

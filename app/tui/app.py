@@ -33,6 +33,7 @@ from app.tui.widgets.header import PANES, HostHeader, PaneBar
 from app.tui.widgets.ops import Operations, OpsBar
 from app.tui.widgets.prompt import Prompt
 from backend import Cloud
+from backend.api.presence import running as serve_running
 from backend.compute.records import Instance
 from backend.inventory.errors import LecsError
 from backend.inventory.records import HostFacts, InstanceState
@@ -160,7 +161,7 @@ class LecsApp(StorageActions):
         self.live.watch(self.instances)  # QMP events from the running QEMUs from now on
         if self.current_pane.is_mounted:  # the live columns can be filled now
             self.current_pane.refresh_data()
-        if self.sampling:
+        if self.sampling and serve_running(self.cloud.paths) is None:  # else: serve's samples
             self.cloud.metrics.start(self._sample_interval())
             self._sampler_started = True
         # Everything alive at the first frame (modules, CSS, widgets, the inventory) lives
@@ -253,6 +254,8 @@ class LecsApp(StorageActions):
             self.instances = instances
             self.version += 1
         self.query_one(HostHeader).set_instances(instances)
+        serve = serve_running(self.cloud.paths)
+        self.query_one(HostHeader).set_serve(serve.address if serve else "")
         self._last_error = ""
         pane = self.current_pane
         if len(self.screen_stack) == 1 and pane.is_mounted:  # not under a modal or console
@@ -370,7 +373,7 @@ class LecsApp(StorageActions):
             pane.display = pane.NAME == name
         self.pane_name = name
         self.query_one(PaneBar).show(name)
-        if self.sampling:
+        if self._sampler_started:
             self.cloud.metrics.set_interval(self._sample_interval())
         found = container.query_children(f"#{name}")
         if not found:

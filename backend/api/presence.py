@@ -18,6 +18,8 @@ from backend.inventory.errors import ConflictError
 from backend.inventory.journal import process_start
 from backend.inventory.paths import Paths
 
+DEFAULT_PORT = 8480  # `lecs serve`'s port unless --port says otherwise
+
 
 @dataclass(slots=True, frozen=True)
 class ServeInfo:

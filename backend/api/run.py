@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from backend.api import actions
-from backend.api.presence import Presence
+from backend.api.presence import DEFAULT_PORT, Presence
 from backend.api.server import Api
 from backend.inventory.errors import LecsError, ValidationError
 
 if TYPE_CHECKING:
     from backend.cloud import Cloud
 
-DEFAULT_PORT = 8480
 SAMPLE_INTERVAL = 5.0  # seconds between serve's metric samples (alarms are judged each tick)
 log = logging.getLogger("lecs.serve")
 
@@ -77,8 +76,8 @@ def tls_context(options: Options) -> ssl.SSLContext | None:
     return ctx
 
 
-async def serve(cloud: Cloud, options: Options) -> None:
-    """Run until cancelled (SIGTERM, ctrl+c); the inventory is free again afterwards."""
+async def serve(cloud: Cloud, options: Options, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set or the task is cancelled; the inventory is free afterwards."""
     check_address(options)
     ctx = tls_context(options)
     presence = Presence(cloud.paths)
@@ -104,7 +103,8 @@ async def serve(cloud: Cloud, options: Options) -> None:
                      cloud.paths.home)
             log.info("monitoring: sampling every %.0f s, alarms judged each tick",
                      SAMPLE_INTERVAL)
-            await asyncio.Event().wait()
+            await (stop or asyncio.Event()).wait()
+            log.info("lecs serve: stopping")
         finally:
             await cloud.metrics.stop()
             await runner.cleanup()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -45,6 +47,8 @@ COMMON = frozenset({
     "Action", "Version", "Format", "AccessKeyId", "Signature", "SignatureMethod",
     "SignatureVersion", "SignatureNonce", "SignatureType", "Timestamp", "SecurityToken",
 })
+MAX_LOGGED = 40  # parameters kept in one call's audit event
+ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 log = logging.getLogger("lecs.serve")
 
 
@@ -84,10 +88,26 @@ INTERNAL = ApiError("InternalError", "The request processing has failed due to s
                     " error, exception or failure.", 500)
 
 
+RESOURCE_PARAMS = ("InstanceId", "DiskId", "SnapshotId", "ImageId", "SecurityGroupId",
+                   "KeyPairName", "InstanceIds", "DiskIds", "ResourceId.1", "InstanceName")
+
+
+def _resource(params: Mapping[str, str]) -> str:
+    """The resource an API call's audit event is filed under: the first id it names."""
+    return next((params[p][:200] for p in RESOURCE_PARAMS if params.get(p)), "")
+
+
 def _logged_params(params: Mapping[str, str]) -> dict[str, str]:
-    """The parameters an audit event or the log may hold: names and short values only."""
-    return {k: (v if len(v) <= 64 else f"<{len(v)} chars>") for k, v in sorted(params.items())
-            if k not in COMMON and k != "UserData"}
+    """The parameters an audit event may hold: bounded names and short values, never the
+    signature's, never UserData (a script may hold secrets of its own)."""
+    kept = [(k[:64], v if len(v) <= 64 else f"<{len(v)} chars>")
+            for k, v in sorted(params.items()) if k not in COMMON and k != "UserData"]
+    return dict(kept[:MAX_LOGGED])
+
+
+def _action_name(action: str) -> str:
+    """An action as events and the log name it: as asked when it is a plausible name."""
+    return action if ACTION_RE.match(action) else "?"
 
 
 class Api:
@@ -110,7 +130,7 @@ class Api:
         user, action, params = "", "", {}
         try:
             req = await _read(http)
-            params = {**req.query, **req.form}
+            params = _once([*req.query.items(), *req.form.items()])
             action = params.get("Action") or req.headers.get("x-acs-action", "")
             key = self.verifier.verify(req, params)
             user = key.name
@@ -119,11 +139,12 @@ class Api:
         except ApiError as err:
             status, result = err.status, _error_body(request_id, err)
         except Exception:  # never a traceback to the caller: it is in serve's log
-            log.exception("request %s (%s) failed", request_id, action or "-")
+            log.exception("request %s (%s) failed", request_id, _action_name(action))
             status, result = INTERNAL.status, _error_body(request_id, INTERNAL)
         ms = (time.perf_counter() - started) * 1000
         code = result.get("Code", "")
-        log.info("%s %s %s user=%s %d %s %.1fms", http.remote, request_id, action or "-",
+        action = _action_name(action) if action else "-"
+        log.info("%s %s %s user=%s %d %s %.1fms", http.remote, request_id, action,
                  user or "-", status, code or "OK", ms)
         self._audit(action, user, params, code, result.get("Message", ""), ms)
         return web.Response(status=status, text=json.dumps(result),
@@ -135,6 +156,9 @@ class Api:
         if not action:
             raise ApiError("MissingParameter", "The input parameter 'Action' that is mandatory"
                            " for processing this request is not supplied.")
+        if params.get("Format", "json").lower() != "json":
+            raise ApiError("InvalidParameter", f"The specified parameter 'Format'"
+                           f" {params['Format']!r} cannot be honoured: lecs answers JSON.")
         if version != VERSION:
             raise ApiError("InvalidVersion", f"Specified parameter Version is not valid"
                            f" (lecs answers {VERSION}).", 400)
@@ -170,23 +194,36 @@ class Api:
                message: str, ms: float) -> None:
         try:
             with audit_mod.acting_as(user or "unauthenticated"):
-                self.cloud.audit.record(f"api.{action or '-'}", params.get("InstanceId", ""),
+                self.cloud.audit.record(f"api.{action}", _resource(params),
                                         _logged_params(params), "failure" if code else
-                                        "success", f"{code}: {message}" if code else "", ms)
+                                        "success", f"{code}: {message}"[:300] if code else "", ms)
         except LecsError as exc:  # a read-only inventory: the log line is all there is
             log.warning("audit event not written: %s", exc)
 
 
 async def _read(http: web.Request) -> Request:
-    body = await http.read()
-    form: dict[str, str] = {}
+    try:
+        body = await http.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError("InvalidParameter", f"The request body is larger than {MAX_BODY}"
+                       " bytes.", 413) from None
+    form: list[tuple[str, str]] = []
     ctype = http.headers.get("content-type", "")
     if body and ctype.startswith("application/x-www-form-urlencoded"):
-        from urllib.parse import parse_qsl
-
         try:
-            form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True))
+            form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
             raise ApiError("InvalidParameter", "The request body is not a valid form.") from None
-    query = {k: v for k, v in http.query.items()}
-    return Request(http.method, http.path, query, form, http.headers, body)
+    query = list(http.query.items())
+    return Request(http.method, http.path, _once(query), _once(form), http.headers, body)
+
+
+def _once(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Parameters by name; a name given twice is refused, never resolved by a guess."""
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        if name in found:
+            raise ApiError("InvalidParameter", f"The specified parameter {name!r} is given"
+                           " more than once.")
+        found[name] = value
+    return found
