@@ -132,6 +132,29 @@ def test_authorize_opens_port_80_and_revoke_closes_it(fleet: dict[str, Any]) -> 
     assert fetch(where) == ""
 
 
+def test_monitor_data_from_serves_sampler(fleet: dict[str, Any]) -> None:
+    ecs, target = fleet["ecs"], fleet["ids"][0]
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+
+    def points() -> list[Any]:
+        end = time.time() + 60
+        return ecs.describe_instance_monitor_data(models.DescribeInstanceMonitorDataRequest(
+            instance_id=target, period=60, start_time=time.strftime(stamp, time.gmtime(
+                end - 600)), end_time=time.strftime(stamp, time.gmtime(end)))
+        ).body.monitor_data.instance_monitor_data
+
+    got = wait_for(points, timeout=30)  # serve samples every few seconds, no dashboard
+    assert got[-1].instance_id == target and got[-1].cpu is not None
+    assert got[-1].time_stamp.endswith("Z")
+    system = ecs.describe_disks(models.DescribeDisksRequest(
+        region_id="local", instance_id=target, disk_type="system")).body.disks.disk[0].disk_id
+    end = time.time() + 60
+    disk = ecs.describe_disk_monitor_data(models.DescribeDiskMonitorDataRequest(
+        disk_id=system, period=60, start_time=time.strftime(stamp, time.gmtime(end - 600)),
+        end_time=time.strftime(stamp, time.gmtime(end)))).body.monitor_data.disk_monitor_data
+    assert disk and disk[-1].disk_id == system and disk[-1].iopstotal is not None
+
+
 def test_stop_start_with_the_core_sdk(srv: Serve, fleet: dict[str, Any]) -> None:
     acs, target = core_client(srv), fleet["ids"][1]
 
