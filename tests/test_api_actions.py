@@ -79,8 +79,11 @@ async def test_create_instance_shapes_and_filters(lab: dict[str, Any]) -> None:
 async def test_refused_before_any_effect(lab: dict[str, Any]) -> None:
     cloud, image = lab["cloud"], lab["image"]
     base = {"ImageId": image, "InstanceType": "t1.nano"}
+    await call(cloud, "CreateDisk", Size=1, DiskName="taken02-data1")
     before = events(cloud)
     cases = [
+        ({**base, "InstanceName": "taken[1,2]", "Amount": "2", "DataDisk__1__Size": "1"},
+         "InvalidInstanceName.Duplicate"),  # the second one's data disk name is taken
         ({**base, "InstanceName": "x", "InternetMaxBandwidthOut": "5"}, "InvalidParameter"),
         ({**base, "InstanceName": "bad name!"}, "InvalidParameter"),
         ({**base, "InstanceName": "x", "SecurityGroupId": "sg-none"},

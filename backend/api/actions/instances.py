@@ -221,14 +221,18 @@ async def _power_many(call: Call, verb: str, force_name: str = "ForceStop"
         check_state(inst, operation)
     p.done(dry_run=True)
     answers = []
-    for inst in insts:
+    for inst in insts:  # each one's outcome in its own answer, as ECS's batch actions
         before = shapes.INSTANCE_STATUS[inst.state.value]
-        await settle(run(inst.id), within=0.5)
-        now = call.cloud.instances.list(reconcile=False)
-        current = next((shapes.INSTANCE_STATUS[i.state.value] for i in now if i.id == inst.id),
-                       "Deleted")
-        answers.append({"InstanceId": inst.id, "Code": "200", "Message": "success",
-                        "PreviousStatus": before, "CurrentStatus": current})
+        outcome = {"Code": "200", "Message": "success"}
+        try:
+            await settle(run(inst.id), within=0.5)
+        except ApiError as exc:
+            outcome = {"Code": exc.code, "Message": exc.message}
+        now = {i.id: i for i in call.cloud.instances.list(reconcile=False)}
+        current = shapes.INSTANCE_STATUS[now[inst.id].state.value] if inst.id in now \
+            else "Deleted"
+        answers.append({"InstanceId": inst.id, **outcome, "PreviousStatus": before,
+                        "CurrentStatus": current})
     return answers
 
 

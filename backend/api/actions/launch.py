@@ -7,6 +7,7 @@ import base64
 import binascii
 import re
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,13 @@ def _check_inventory(cloud: Cloud, launch: Launch) -> None:
         if name in taken:
             raise ApiError("InvalidInstanceName.Duplicate",
                            f"An instance named {name!r} exists already.", 400)
+    disks = {d.name for d in cloud.disks.list()}
+    for name in launch.names:
+        for wanted in [f"{name}-system"] + [f"{name}-data{d}"
+                                             for d in range(1, len(launch.data_disks) + 1)]:
+            if wanted in disks:
+                raise ApiError("InvalidInstanceName.Duplicate", f"A disk named {wanted!r}"
+                               f" exists already (instance {name!r} would make one).", 400)
     with engine("image"):
         img = cloud.images.get(launch.image)
     if img.id != launch.image or img.state.value != "available":
@@ -182,7 +190,7 @@ async def _make(cloud: Cloud, launch: Launch, n: int) -> str:
                                                 delete_with_instance=with_instance)
                 await cloud.disks.attach(disk.id, inst.id, with_instance)
     except BaseException:
-        with engine("instance"):
+        with suppress(ApiError), engine("instance"):
             await cloud.instances.delete(inst.id)
         raise
     return inst.id
@@ -196,12 +204,17 @@ async def launch_all(cloud: Cloud, launch: Launch, start: bool) -> list[str]:
             made.append(await _make(cloud, launch, n))
     except BaseException:
         for instance_id in made:
-            with engine("instance"):
+            with suppress(ApiError), engine("instance"):
                 await cloud.instances.delete(instance_id)
         raise
-    if start:
-        for instance_id in made:
+    try:
+        for instance_id in made if start else []:
             await settle(cloud.instances.start(instance_id), within=0.5)
+    except ApiError:  # one could not start at all (e.g. no QEMU): none of them stays
+        for instance_id in made:
+            with suppress(ApiError), engine("instance"):
+                await cloud.instances.delete(instance_id)
+        raise
     return made
 
 
