@@ -226,6 +226,12 @@ class Cloud:
 
             await rebuild.recover(self.instances, action, data)
 
+        async def clone_jobs(action: str, data: dict[str, Any]) -> None:
+            from backend.compute import clone
+
+            await clone.abort_jobs(self.instances, action, data)
+
+        self.journal.handle("instance.clone-jobs", clone_jobs)
         self.journal.handle("instance.rebuild", instance_rebuild)
         self.journal.handle("instance.runstate", instance_runstate)
         self.journal.handle("seed.sync", seed_sync)

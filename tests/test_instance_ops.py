@@ -22,7 +22,7 @@ from backend.inventory.errors import (
     ValidationError,
 )
 from backend.inventory.records import InstanceState as S
-from tests.qemu_probe import qmp_status, serial_run
+from tests.qemu_probe import qemu_pids, qmp_status, serial_run
 from tests.test_cli import assert_one_line_error, lecs
 
 pytestmark = pytest.mark.qemu
@@ -200,3 +200,90 @@ async def test_rebuild_boots_the_new_image_and_keeps_data_disk_ports_tags(cloud:
     events = [(e.action, e.result) for e in cloud.audit.list(inst.id)]
     assert events.count(("instance.rebuild", "success")) == 2
     assert events.count(("instance.rebuild", "failure")) == 2
+
+
+def test_bulk_count_names_tags_all(home: Path, tiny_guest: Path) -> None:
+    made = json.loads(lecs(home, "instance", "create", "w", "--image", "tiny", "--count", "5",
+                           "--tag", "grp=a", "--json").stdout)
+    assert [(r["name"], r["ok"], r["state"]) for r in made] == [
+        (f"w-{n}", True, "running") for n in range(1, 6)]
+    listed = json.loads(lecs(home, "instance", "list", "--json").stdout)
+    assert sorted(i["name"] for i in listed) == [f"w-{n}" for n in range(1, 6)]
+    for inst in listed:  # five QEMUs, each its own
+        assert inst["state"] == "running" and qemu_pids(inst["runtime_dir"]) == [inst["pid"]]
+    again = lecs(home, "instance", "create", "w", "--image", "tiny", "--count", "2",
+                 check=False)
+    assert_one_line_error(again, "create: 2 of 2 failed: w-1: an instance named 'w-1'")
+
+    paused = lecs(home, "instance", "pause", "w-1", "w-2").stdout
+    assert paused.splitlines() == ["w-1: paused", "w-2: paused"]
+    unasked = lecs(home, "instance", "resume", "--tag", "grp=a", check=False)
+    assert_one_line_error(unasked, "refusing to resume 5 instance(s)")
+    resumed = lecs(home, "instance", "resume", "--tag", "grp=a", "--yes", check=False)
+    assert resumed.returncode == 1 and "resume: 3 of 5 failed: w-3: cannot resume" in \
+        resumed.stderr and "it is running" in resumed.stderr
+    assert "w-1: running" in resumed.stdout and "w-5: failed: " in resumed.stdout
+    assert_one_line_error(lecs(home, "instance", "stop", "--tag", "grp=zz", check=False),
+                          "no instance is tagged grp=zz")
+
+    gone = json.loads(lecs(home, "instance", "delete", "--all", "--yes", "--json").stdout)
+    assert {r["state"] for r in gone} == {"deleted"} and len(gone) == 5
+    assert all(qemu_pids(i["runtime_dir"]) == [] for i in listed)
+    events = json.loads(lecs(home, "event", "list", "--json", "--limit", "40").stdout)
+    assert sum(e["action"] == "instance.delete" and e["result"] == "success"
+               for e in events) == 5
+    assert sum(e["action"] == "instance.resume" and e["result"] == "failure"
+               for e in events) == 3 + 1  # each refused resume, and the unconfirmed bulk
+
+
+async def test_clone_running_instance_boots_on_its_own_disks(cloud: Cloud) -> None:
+    pair = await cloud.keypairs.create("k1")
+    src = await cloud.instances.create("src", "tiny", "t1.nano", tags={"env": "lab"},
+                                       keypair=pair.name, wait=True, wait_timeout=90)
+    await cloud.disks.create("src-d", 1)
+    await cloud.disks.attach("src-d", "src")
+    await serial_run(src.runtime_dir, "sleep 2; echo SRCMARK1 | dd of=/dev/vdb conv=fsync"
+                     " 2>/dev/null; echo W=$((40+1))", "W=41", timeout=60)
+
+    clones = await cloud.instance_ops.clone("src", "cl", tags={"role": "copy"}, start=True)
+    assert len(clones) == 1
+    c = clones[0]
+    assert c.name == "cl" and c.id != src.id and c.state is S.RUNNING
+    assert c.tags == {"env": "lab", "role": "copy"} and c.key_pair == "k1"
+    assert c.security_groups == src.security_groups
+    assert {f.host_port for f in c.forwards}.isdisjoint({f.host_port for f in src.forwards})
+    assert [d.role for d in c.disks] == ["system", "data"]
+    assert not {d.path for d in c.disks} & {d.path for d in cloud.instances.get("src").disks}
+    await cloud.instances.wait_ready(c.id, timeout=90)
+    out = await serial_run(c.runtime_dir, "dd if=/dev/vdb bs=8 count=1 2>/dev/null; echo",
+                           "SRCMARK1", timeout=60)
+    assert "SRCMARK1" in out  # the live, crash-consistent copy holds the source's write
+    await serial_run(c.runtime_dir, "echo CLONEWR2 | dd of=/dev/vdb conv=fsync 2>/dev/null;"
+                     " echo W=$((40+2))", "W=42", timeout=60)
+    out = await serial_run(src.runtime_dir, "dd if=/dev/vdb bs=8 count=1 2>/dev/null; echo",
+                           "SRCMARK1", timeout=60)
+    assert "CLONEWR2" not in out  # the clone's writes do not reach the source
+    with pytest.raises(ConflictError, match="'cl' exists already"):
+        await cloud.instance_ops.clone("src", "cl")
+    assert cloud.disks.get("cl-data1").instance_id == c.id
+
+
+async def test_clone_stopped_count_is_copy_on_write_on_the_image(cloud: Cloud) -> None:
+    base = await cloud.instances.create("base", "tiny", "t1.nano", start=False)
+    qemu_io(base.disks[0].path, "write -P 0x4e 0 4k")
+    image = await cloud.images.create_from_instance("base", "baseimg")
+    src = await cloud.instances.create("s", "baseimg", "t1.nano", start=False)
+    qemu_io(src.disks[0].path, "write -P 0x53 64k 4k")  # the instance's own change
+    made = await cloud.instance_ops.clone("s", "s-copy", count=2)
+    assert [(i.name, i.state) for i in made] == [("s-copy-1", S.STOPPED),
+                                                  ("s-copy-2", S.STOPPED)]
+    for inst in made:
+        info = json.loads(subprocess.run(
+            ["qemu-img", "info", "--output=json", inst.disks[0].path], check=True,
+            capture_output=True, text=True).stdout)
+        assert info["backing-filename"] == image.path  # copy-on-write over the image
+        assert "Pattern verification failed" not in qemu_io(  # the source's own change
+            inst.disks[0].path, "read -P 0x53 64k 4k")
+        assert Path(inst.disks[0].path).stat().st_size < 1 << 20
+    events = [(e.action, e.result) for e in cloud.audit.list(src.id)]
+    assert ("instance.clone", "success") in events

@@ -1,13 +1,16 @@
 """`lecs instance rename|pause|resume|resize|rebuild|console-log …` (issue #15): verbs of
-the instance noun beyond create/start/stop, registered by app/cli/instances.py."""
+the instance noun beyond create/start/stop, and the bulk form of the power verbs
+(several names, --tag, --all), registered by app/cli/instances.py."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from app.cli.output import confirm, destructive, out, verb
+from app.cli.output import Handler, confirm, destructive, out, verb
 from backend import Cloud
+from backend.inventory.errors import LecsError
+from backend.inventory.validate import tags as parse_tags
 
 
 async def instance_rename(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -47,15 +50,73 @@ async def instance_rebuild(cloud: Cloud, args: argparse.Namespace) -> None:
         f" {fate}")
 
 
+async def instance_clone(cloud: Cloud, args: argparse.Namespace) -> None:
+    made = await cloud.instance_ops.clone(args.instance, args.new_name, count=args.count,
+                                          tags=parse_tags(args.tag), start=args.start)
+    out(args, made, lambda: "\n".join(f"cloned {args.instance} to {i.name} ({i.id}):"
+                                      f" {i.state.value}" for i in made))
+
+
+# ---- bulk: several names, --tag, --all -----------------------------------------------
+def several(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A verb that takes one instance, several, those tagged so, or all of them."""
+    p.add_argument("instance", nargs="*", metavar="INSTANCE", help="one or more names or ids")
+    p.add_argument("--tag", action="append", default=[], help="KEY=VALUE: every instance"
+                   " tagged so (repeatable: all must match)")
+    p.add_argument("--all", action="store_true", help="every instance (asks first)")
+    if not any(a.dest == "yes" for a in p._actions):
+        destructive(p)
+    return p
+
+
+def report(args: argparse.Namespace, results: list[Any], verb_name: str) -> None:
+    """One line per instance; a non-zero exit naming each failure if any failed."""
+    out(args, results, lambda: "\n".join(
+        f"{r.name}: {r.state}" if r.ok else f"{r.name}: failed: {r.error}" for r in results))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise LecsError(f"{verb_name}: {len(failed)} of {len(results)} failed: "
+                        + "; ".join(f"{r.name}: {r.error}" for r in failed))
+
+
+def bulk(verb_name: str, single: Handler) -> Handler:
+    """`single` for one name (as before); else the verb on each instance chosen, side by
+    side, after a confirm for --all and for delete."""
+
+    async def run(cloud: Cloud, args: argparse.Namespace) -> None:
+        names, tags = list(args.instance), parse_tags(args.tag)
+        if len(names) == 1 and not tags and not args.all:
+            args.instance = names[0]
+            await single(cloud, args)
+            return
+        refs = cloud.instance_ops.select(names, tags, args.all)
+        if args.all or verb_name == "delete" or (tags and verb_name != "start"):
+            confirm(args, f"{verb_name} {len(refs)} instance(s): {', '.join(refs)}")
+        how: dict[str, Any] = {}
+        if verb_name in ("start", "reboot"):
+            how = {"wait": args.wait, "timeout": args.timeout}
+        elif verb_name == "stop":
+            how = {"timeout": args.timeout}
+        results = await cloud.instance_ops.each(verb_name, refs, **how)
+        report(args, results, verb_name)
+
+    return run
+
+
+async def create_many(cloud: Cloud, args: argparse.Namespace, **create: Any) -> None:
+    results = await cloud.instance_ops.create_many(args.name, args.count, **create)
+    report(args, results, "create")
+
+
 def register(ins: Any) -> None:
     p = verb(ins, "rename", instance_rename, "give an instance a new name (id, disks, ports"
              " stay)")
     p.add_argument("instance")
     p.add_argument("new_name", metavar="NEW")
-    verb(ins, "pause", instance_pause, "freeze the guest (QMP stop): memory kept, vCPUs"
-         " stopped").add_argument("instance")
-    verb(ins, "resume", instance_resume, "let a paused guest run again (QMP cont)"
-         ).add_argument("instance")
+    several(verb(ins, "pause", bulk("pause", instance_pause), "freeze the guest (QMP stop):"
+                 " memory kept, vCPUs stopped"))
+    several(verb(ins, "resume", bulk("resume", instance_resume), "let a paused guest run"
+                 " again (QMP cont)"))
     p = verb(ins, "resize", instance_resize, "change the instance type of a stopped instance")
     p.add_argument("instance")
     p.add_argument("--type", required=True, help="the new type (see `lecs type list`)")
@@ -67,6 +128,14 @@ def register(ins: Any) -> None:
     p.add_argument("--image", required=True)
     p.add_argument("--keep-old", action="store_true", help="keep the old system disk as a"
                    " detached disk (default: delete it)")
+    p = verb(ins, "clone", instance_clone, "new instances with copies of an instance's disks"
+             " (a running one: a crash-consistent copy), its groups, key pair and tags")
+    p.add_argument("instance")
+    p.add_argument("new_name", metavar="NEW")
+    p.add_argument("--count", type=int, metavar="N", help="NEW-1 … NEW-N")
+    p.add_argument("--tag", action="append", default=[], help="KEY=VALUE set on the clones"
+                   " (over the source's; repeatable)")
+    p.add_argument("--start", action="store_true", help="start the clones")
     p = verb(ins, "console-log", instance_console_log, "print the serial console's output"
              " (a stopped instance: its last boot)")
     p.add_argument("instance")

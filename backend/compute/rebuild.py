@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.compute.guard import guarded
 from backend.compute.records import Instance
+from backend.compute.system_disk import make_system_disk
 from backend.inventory import journal
 from backend.inventory.errors import ConflictError, StateError
 from backend.inventory.ids import new_id
@@ -50,8 +51,8 @@ async def rebuild(inst: Instances, ref: str, image: str, keep_old: bool = False)
                     old=old["id"], old_file=old["path"], keep_old=keep_old)
         blank = source.is_kernel and not source.path  # a kernel alone: a blank disk
         try:
-            made = await inst._make_system_disk(disk_id, instance_id, name, source,
-                                                old["size_gib"] if blank else None)
+            made = await make_system_disk(inst.paths, disk_id, instance_id, name, source,
+                                          old["size_gib"] if blank else None)
             journal.step("disk")
             _switch(inst, instance_id, source.id, made, old, keep_old)
         except BaseException:
