@@ -109,3 +109,21 @@ def test_tls(home: Path, tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+def test_serve_recovers_what_a_killed_cli_left(home: Path) -> None:
+    """A CLI killed mid-operation while serve runs: serve recovers it within seconds."""
+    import subprocess
+    import sys
+
+    with running_serve(home) as srv:
+        env = dict(os.environ, LECS_HOME=str(home), LECS_CRASH="accesskey.create:secret#1")
+        killed = subprocess.run([sys.executable, "-m", "app.main", "accesskey", "create",
+                                 "half"], env=env, capture_output=True, text=True, timeout=60)
+        assert killed.returncode == -signal.SIGKILL
+        assert len(list((home / "accesskeys").glob("*.secret"))) == 2  # the tester's + half's
+        deadline = time.monotonic() + 40
+        while len(list((home / "accesskeys").glob("*.secret"))) > 1:
+            assert time.monotonic() < deadline, srv.log_text()
+            time.sleep(0.5)
+        assert "recovered what a killed process left: accesskey.create" in srv.log_text()
