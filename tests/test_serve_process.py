@@ -45,11 +45,13 @@ def test_stop_kill_restart_doctor_and_unit(home: Path) -> None:
 
 
 async def test_dashboard_follows_serve(home: Path) -> None:
-    """With serve running, the dashboard does not sample (serve does) and its header says
-    where serve answers; with serve gone, the header says nothing of it."""
+    """With serve running, the dashboard's sampler follows (serve samples and judges alarms,
+    the dashboard announces serve's alarm changes) and its header says where serve answers;
+    once serve stops, the header forgets it and the dashboard samples itself."""
     from app.tui.app import LecsApp
     from app.tui.widgets.header import HostHeader
     from backend import Cloud
+    from backend.monitoring.records import AlarmState
     from tests.test_dashboard import plain, wait_for
 
     with running_serve(home) as srv:
@@ -60,12 +62,20 @@ async def test_dashboard_follows_serve(home: Path) -> None:
                 header = app.query_one(HostHeader)
                 await wait_for(pilot, lambda: header.serve == srv.address)
                 assert f"serve {srv.address}" in plain(header)
-                await wait_for(pilot, lambda: app.monitoring)
-                assert not cloud.metrics.sampler.active  # serve samples for everyone
+                await wait_for(pilot, lambda: app.monitoring and cloud.metrics.sampler.active)
+                await pilot.pause(1.5)
+                assert not cloud.metrics.sampler.leading  # serve samples for everyone
                 assert cloud.metrics.status().holder_pid == srv.proc.pid
+                lecs(home, "alarm", "create", "always", "--resource", "host", "--metric",
+                     "host_mem_util", "--comparison", ">=", "--threshold", "0",
+                     "--period", "5s")
+                await wait_for(pilot, lambda: any(
+                    c.name == "always" and c.new is AlarmState.ALARM
+                    for c in cloud.alarms.recent), timeout=60)
                 srv.proc.send_signal(signal.SIGTERM)
                 srv.proc.wait(30)
                 await wait_for(pilot, lambda: header.serve == "")
+                await wait_for(pilot, lambda: cloud.metrics.sampler.leading)
         finally:
             cloud.close()
 
