@@ -137,3 +137,24 @@ def test_serve_recovers_what_a_killed_cli_left(home: Path) -> None:
             assert time.monotonic() < deadline, srv.log_text()
             time.sleep(0.5)
         assert "recovered what a killed process left: accesskey.create" in srv.log_text()
+
+
+def test_a_read_only_inventory_is_refused(tmp_path: Path) -> None:
+    """On a read-only mount (root ignores file modes), serve refuses in one line."""
+    import subprocess
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256M,mode=0700", "tmpfs", str(mount)],
+            capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a tmpfs")
+    home = mount / "home"
+    try:
+        lecs(home, "accesskey", "list")  # makes the inventory
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        refused = lecs(home, "serve", "--port", "0", check=False)
+        assert refused.returncode == 1 and "read-only here" in refused.stderr
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

@@ -97,6 +97,9 @@ async def recover_forever(cloud: Cloud) -> None:
 async def serve(cloud: Cloud, options: Options, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set or the task is cancelled; the inventory is free afterwards."""
     check_address(options)
+    if cloud.store.read_only:
+        raise LecsError(f"the inventory {cloud.paths.db} is read-only here: serve writes to it"
+                        " (nonces, tokens, audit events, operations)")
     ctx = tls_context(options)
     presence = Presence(cloud.paths)
     presence.claim()
