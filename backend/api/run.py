@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from backend.cloud import Cloud
 
 SAMPLE_INTERVAL = 5.0  # seconds between serve's metric samples (alarms are judged each tick)
-RECOVER_EVERY = 10.0  # seconds between looks at the journal for what a killed process left
+RECOVER_EVERY = 5.0  # seconds between looks at the journal for what a killed process left
 log = logging.getLogger("lecs.serve")
 
 
