@@ -67,17 +67,24 @@ def test_unknown_key_is_not_found(srv: Serve) -> None:
     assert err.value.status_code == 404
 
 
-def test_unknown_action_is_not_found(srv: Serve) -> None:
+@pytest.mark.parametrize("algorithm", [None, "v2"])
+def test_unknown_action_is_not_found(srv: Serve, algorithm: str | None) -> None:
     from alibabacloud_tea_openapi import models as open_api
+    from aliyunsdkcore.request import CommonRequest
     from darabonba.runtime import RuntimeOptions
 
-    ecs = tea_client(srv)
+    ecs = tea_client(srv, algorithm)
     params = open_api.Params(action="FrobnicateInstances", version="2014-05-26",
                              protocol="HTTP", pathname="/", method="POST", auth_type="AK",
                              style="RPC", req_body_type="formData", body_type="json")
     with pytest.raises(ClientException) as err:
         ecs.call_api(params, open_api.OpenApiRequest(query={}), RuntimeOptions())
-    assert err.value.code == "InvalidAction.NotFound"
+    assert (err.value.code, err.value.status_code) == ("InvalidAction.NotFound", 404)
+    request = CommonRequest(domain=srv.endpoint, version="2014-05-26",
+                            action_name="FrobnicateInstances")
+    with pytest.raises(ServerException) as core_err:
+        core_call(core_client(srv), srv, request)
+    assert core_err.value.get_error_code() == "InvalidAction.NotFound"
 
 
 def test_unsupported_parameter_is_refused_before_the_handler(srv: Serve) -> None:

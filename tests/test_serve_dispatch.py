@@ -76,6 +76,9 @@ async def test_tokens_params_errors_and_audit(served: tuple[Cloud, str, str, str
     assert first == again and first["Count"] == 1 and len(CALLS) == 1
     other = await asyncio.to_thread(call, endpoint, key_id, secret, ClientToken="t-2")
     assert other["Count"] == 2
+    with pytest.raises(ClientException) as err:  # the same token for another request
+        await asyncio.to_thread(call, endpoint, key_id, secret, ClientToken="t-2", Name="x")
+    assert err.value.code == "IdempotentParameterMismatch" and len(CALLS) == 2
 
     with pytest.raises(ClientException) as err:  # refused before the handler: no effect
         await asyncio.to_thread(call, endpoint, key_id, secret, Frobnicate="1")
@@ -87,8 +90,8 @@ async def test_tokens_params_errors_and_audit(served: tuple[Cloud, str, str, str
     assert err.value.code == "IncorrectStatus" and "allowed: stopped" in err.value.message
 
     api = [e for e in cloud.audit.list(limit=20) if e.action == "api.LecsTestCount"]
-    assert len(api) == 5 and {e.user for e in api} == {"dispatch"}
-    assert [e.result for e in api].count("failure") == 2
+    assert len(api) == 6 and {e.user for e in api} == {"dispatch"}
+    assert [e.result for e in api].count("failure") == 3
 
     # a restart (a new process: a new Cloud and Api over the same inventory) keeps the token
     reopened = Cloud(Paths.from_env(str(home)))

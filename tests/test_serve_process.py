@@ -45,11 +45,13 @@ def test_stop_kill_restart_doctor_and_unit(home: Path) -> None:
 
 
 async def test_dashboard_follows_serve(home: Path) -> None:
-    """With serve running, the dashboard does not sample (serve does) and its header says
-    where serve answers; with serve gone, the header says nothing of it."""
+    """With serve running, the dashboard's sampler follows (serve samples and judges alarms,
+    the dashboard announces serve's alarm changes) and its header says where serve answers;
+    once serve stops, the header forgets it and the dashboard samples itself."""
     from app.tui.app import LecsApp
     from app.tui.widgets.header import HostHeader
     from backend import Cloud
+    from backend.monitoring.records import AlarmState
     from tests.test_dashboard import plain, wait_for
 
     with running_serve(home) as srv:
@@ -60,12 +62,20 @@ async def test_dashboard_follows_serve(home: Path) -> None:
                 header = app.query_one(HostHeader)
                 await wait_for(pilot, lambda: header.serve == srv.address)
                 assert f"serve {srv.address}" in plain(header)
-                await wait_for(pilot, lambda: app.monitoring)
-                assert not cloud.metrics.sampler.active  # serve samples for everyone
+                await wait_for(pilot, lambda: app.monitoring and cloud.metrics.sampler.active)
+                await pilot.pause(1.5)
+                assert not cloud.metrics.sampler.leading  # serve samples for everyone
                 assert cloud.metrics.status().holder_pid == srv.proc.pid
+                lecs(home, "alarm", "create", "always", "--resource", "host", "--metric",
+                     "host_mem_util", "--comparison", ">=", "--threshold", "0",
+                     "--period", "5s")
+                await wait_for(pilot, lambda: any(
+                    c.name == "always" and c.new is AlarmState.ALARM
+                    for c in cloud.alarms.recent), timeout=60)
                 srv.proc.send_signal(signal.SIGTERM)
                 srv.proc.wait(30)
                 await wait_for(pilot, lambda: header.serve == "")
+                await wait_for(pilot, lambda: cloud.metrics.sampler.leading)
         finally:
             cloud.close()
 
@@ -109,3 +119,42 @@ def test_tls(home: Path, tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+def test_serve_recovers_what_a_killed_cli_left(home: Path) -> None:
+    """A CLI killed mid-operation while serve runs: serve recovers it within seconds."""
+    import subprocess
+    import sys
+
+    with running_serve(home) as srv:
+        env = dict(os.environ, LECS_HOME=str(home), LECS_CRASH="accesskey.create:secret#1")
+        killed = subprocess.run([sys.executable, "-m", "app.main", "accesskey", "create",
+                                 "half"], env=env, capture_output=True, text=True, timeout=60)
+        assert killed.returncode == -signal.SIGKILL
+        assert len(list((home / "accesskeys").glob("*.secret"))) == 2  # the tester's + half's
+        deadline = time.monotonic() + 40
+        while len(list((home / "accesskeys").glob("*.secret"))) > 1:
+            assert time.monotonic() < deadline, srv.log_text()
+            time.sleep(0.5)
+        assert "recovered what a killed process left: accesskey.create" in srv.log_text()
+
+
+def test_a_read_only_inventory_is_refused(tmp_path: Path) -> None:
+    """On a read-only mount (root ignores file modes), serve refuses in one line."""
+    import subprocess
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256M,mode=0700", "tmpfs", str(mount)],
+            capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a tmpfs")
+    home = mount / "home"
+    try:
+        lecs(home, "accesskey", "list")  # makes the inventory
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        refused = lecs(home, "serve", "--port", "0", check=False)
+        assert refused.returncode == 1 and "read-only here" in refused.stderr
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app import render
 from app.cli.output import confirm, destructive, noun, out, verb
 from backend import Cloud
 
+if TYPE_CHECKING:
+    from backend.ram.accesskeys import AccessKey
 
-def _row(key: Any) -> dict[str, Any]:
+
+def _row(key: AccessKey) -> dict[str, Any]:
     return {"AccessKeyId": key.key_id, "name": key.name, "state": key.state.value,
-                    "created": key.created}
+            "created": key.created}
 
 
 async def create(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -24,9 +28,9 @@ async def create(cloud: Cloud, args: argparse.Namespace) -> None:
 async def list_keys(cloud: Cloud, args: argparse.Namespace) -> None:
     keys = cloud.accesskeys.list()
     rows = [_row(k) for k in keys]
-    out(args, rows, lambda: "\n".join(
-        [f"{'NAME':<20} {'ACCESSKEYID':<26} STATE"]
-        + [f"{k.name:<20} {k.key_id:<26} {k.state.value}" for k in keys]))
+    out(args, rows, lambda: render.table(
+        ["NAME", "ACCESSKEYID", "STATE", "CREATED"],
+        [[k.name, k.key_id, k.state.value, render.when(k.created)] for k in keys]))
 
 
 async def disable(cloud: Cloud, args: argparse.Namespace) -> None:

@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # aiohttp and the API load only when serve runs, not for ever
 
 
 def unit(options: Options, home: Path) -> str:
-    lecs = shutil.which("lecs") or str(Path(sys.argv[0]).resolve())
-    argv = [lecs, "serve", "--host", options.host, "--port", str(options.port)]
+    lecs = shutil.which("lecs")
+    argv = [lecs] if lecs else [sys.executable, "-m", "app.main"]
+    argv += ["serve", "--host", options.host, "--port", str(options.port)]
     if options.tls_cert and options.tls_key:
         argv += ["--tls-cert", str(options.tls_cert.resolve()),
                  "--tls-key", str(options.tls_key.resolve())]

@@ -161,7 +161,7 @@ class LecsApp(StorageActions):
         self.live.watch(self.instances)  # QMP events from the running QEMUs from now on
         if self.current_pane.is_mounted:  # the live columns can be filled now
             self.current_pane.refresh_data()
-        if self.sampling and serve_running(self.cloud.paths) is None:  # else: serve's samples
+        if self.sampling:
             self.cloud.metrics.start(self._sample_interval())
             self._sampler_started = True
         # Everything alive at the first frame (modules, CSS, widgets, the inventory) lives
@@ -179,7 +179,7 @@ class LecsApp(StorageActions):
         await self.live.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._sampler_started:
+        if self.sampling:
             await self.cloud.metrics.stop()
 
     # ---- monitoring: the sampler's pace, alarm notices ------------------------------
@@ -373,7 +373,7 @@ class LecsApp(StorageActions):
             pane.display = pane.NAME == name
         self.pane_name = name
         self.query_one(PaneBar).show(name)
-        if self._sampler_started:
+        if self.sampling:
             self.cloud.metrics.set_interval(self._sample_interval())
         found = container.query_children(f"#{name}")
         if not found:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from backend.cloud import Cloud
 
 SAMPLE_INTERVAL = 5.0  # seconds between serve's metric samples (alarms are judged each tick)
+RECOVER_EVERY = 5.0  # seconds between looks at the journal for what a killed process left
 log = logging.getLogger("lecs.serve")
 
 
@@ -76,9 +77,29 @@ def tls_context(options: Options) -> ssl.SSLContext | None:
     return ctx
 
 
+async def recover_forever(cloud: Cloud) -> None:
+    """Crash-only while serve runs for days: a CLI or dashboard killed mid-operation is
+    recovered within RECOVER_EVERY seconds, not at the next start of some process."""
+    while True:
+        await asyncio.sleep(RECOVER_EVERY)
+        try:
+            done = await cloud.journal.recover()
+        except LecsError as exc:  # a busy inventory: next time
+            log.warning("recovery: %s", exc)
+            continue
+        if done:
+            log.info("recovered what a killed process left: %s", ", ".join(done))
+        for failure in cloud.journal.failures:
+            log.warning("recovery failed (retried): %s", failure)
+        cloud.journal.failures.clear()
+
+
 async def serve(cloud: Cloud, options: Options, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set or the task is cancelled; the inventory is free afterwards."""
     check_address(options)
+    if cloud.store.read_only:
+        raise LecsError(f"the inventory {cloud.paths.db} is read-only here: serve writes to it"
+                        " (nonces, tokens, audit events, operations)")
     ctx = tls_context(options)
     presence = Presence(cloud.paths)
     presence.claim()
@@ -88,26 +109,37 @@ async def serve(cloud: Cloud, options: Options, stop: asyncio.Event | None = Non
         runner = web.AppRunner(Api(cloud).app(), access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, options.host, options.port, ssl_context=ctx,
-                               reuse_address=True)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise LecsError(f"cannot listen on {options.host}:{options.port}:"
-                                f" {exc.strerror or exc}") from None
-            port = runner.addresses[0][1] if runner.addresses else options.port
-            bound = Options(options.host, port, options.tls_cert, options.tls_key)
-            presence.publish(bound.address)
-            cloud.metrics.start(SAMPLE_INTERVAL)
-            log.info("lecs serve: the ECS API (2014-05-26) on %s for %s", bound.address,
+            address = await _listen(runner, options, ctx)
+            presence.publish(address)
+            log.info("lecs serve: the ECS API (2014-05-26) on %s for %s", address,
                      cloud.paths.home)
-            log.info("monitoring: sampling every %.0f s, alarms judged each tick",
-                     SAMPLE_INTERVAL)
-            await (stop or asyncio.Event()).wait()
-            log.info("lecs serve: stopping")
+            await _run_until(cloud, stop or asyncio.Event())
         finally:
-            await cloud.metrics.stop()
             await runner.cleanup()
     finally:
         presence.release()
         log.info("lecs serve: stopped")
+
+
+async def _listen(runner: web.AppRunner, options: Options, ctx: ssl.SSLContext | None) -> str:
+    site = web.TCPSite(runner, options.host, options.port, ssl_context=ctx, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        raise LecsError(f"cannot listen on {options.host}:{options.port}:"
+                        f" {exc.strerror or exc}") from None
+    port = runner.addresses[0][1] if runner.addresses else options.port
+    return Options(options.host, port, options.tls_cert, options.tls_key).address
+
+
+async def _run_until(cloud: Cloud, stop: asyncio.Event) -> None:
+    """Monitoring and recovery alongside the API, until `stop`."""
+    cloud.metrics.start(SAMPLE_INTERVAL)
+    recovering = asyncio.get_running_loop().create_task(recover_forever(cloud))
+    log.info("monitoring: sampling every %.0f s, alarms judged each tick", SAMPLE_INTERVAL)
+    try:
+        await stop.wait()
+        log.info("lecs serve: stopping")
+    finally:
+        recovering.cancel()
+        await cloud.metrics.stop()

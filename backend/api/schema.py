@@ -21,6 +21,7 @@ def step9(db: sqlite_utils.Database) -> None:
         key_id TEXT NOT NULL,
         action TEXT NOT NULL,
         token TEXT NOT NULL,
+        digest TEXT NOT NULL,
         body TEXT NOT NULL,
         time REAL NOT NULL,
         PRIMARY KEY (key_id, action, token)

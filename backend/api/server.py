@@ -175,7 +175,7 @@ class Api:
         if token and check_token(token):
             raise ApiError("InvalidParameter", f"The specified parameter 'ClientToken'"
                            f" {check_token(token)}.")
-        async with self.tokens.once(key_id, action, token) as slot:
+        async with self.tokens.once(key_id, action, own) as slot:
             if slot.body is not None:
                 return slot.body
             call = registry.Call(self.cloud, own, user, request_id)

@@ -209,6 +209,11 @@ class Sampler:
                     await self.tick()
                 except Exception as exc:  # one bad tick must not end monitoring
                     self.errors["sampler"] = f"{type(exc).__name__}: {exc}"
+            elif self.alarms is not None:  # another process judges: announce its changes
+                try:
+                    self.alarms.follow()
+                except Exception as exc:
+                    self.errors["sampler"] = f"{type(exc).__name__}: {exc}"
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
