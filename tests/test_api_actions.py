@@ -228,3 +228,21 @@ async def test_user_data_is_base64(lab: dict[str, Any]) -> None:
     plain = (await call(cloud, "CreateInstance", ImageId=lab["image"], InstanceType="t1.nano",
                         InstanceName="plain"))["InstanceId"]
     assert (cloud.instances.net.seed_view(plain, disk_image=False) or {}).get("user_data") is None
+
+
+async def test_images_from_an_instance(lab: dict[str, Any]) -> None:
+    cloud = lab["cloud"]
+    made = (await call(cloud, "CreateInstance", ImageId=lab["image"], InstanceType="t1.nano",
+                       InstanceName="src"))["InstanceId"]
+    assert (await code(cloud, "CreateImage", InstanceId=made, SnapshotId="sn-1"))[0] == (
+        "InvalidParameter")
+    image = (await call(cloud, "CreateImage", InstanceId=made, ImageName="golden"))["ImageId"]
+    await call(cloud, "DeleteInstance", InstanceId=made)
+    shown = (await call(cloud, "DescribeImages", ImageId=image))["Images"]["Image"]
+    assert [(i["ImageName"], i["Status"]) for i in shown] == [("golden", "Available")]
+    types = (await call(cloud, "DescribeInstanceTypes", InstanceTypes__1="t1.micro"))
+    assert [(t["InstanceTypeId"], t["CpuCoreCount"], t["MemorySize"]) for t in types[
+        "InstanceTypes"]["InstanceType"]] == [("t1.micro", 1, 0.25)]
+    await call(cloud, "DeleteImage", ImageId=image)
+    assert (await code(cloud, "DeleteImage", ImageId=image))[:2] == ("InvalidImageId.NotFound",
+                                                                     404)
