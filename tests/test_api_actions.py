@@ -96,7 +96,7 @@ async def test_refused_before_any_effect(lab: dict[str, Any]) -> None:
         ({**base, "InstanceName": "x", "Amount": "2"}, "InvalidParameter"),  # names unique
         ({**base, "InstanceName": "x", "Tag__1__Key": "lecs:forward:tcp:80"}, "InvalidParameter"),
         ({**base, "InstanceName": "x", "DataDisk__1__Size": "0"}, "InvalidParameter"),
-        ({**base, "InstanceName": "x", "SystemDisk__Category": "cloud_essd"}, "InvalidParameter"),
+        ({**base, "InstanceName": "x", "SystemDisk__Category": "cloud_ssd"}, "InvalidParameter"),
         ({**base, "InstanceName": "x", "RegionId": "cn-hangzhou"}, "InvalidRegionId.NotFound"),
         ({**base, "InstanceName": "x[1,2]", "Amount": "2", "DryRun": "true"}, "DryRunOperation"),
     ]
@@ -226,7 +226,9 @@ async def test_user_data_is_base64(lab: dict[str, Any]) -> None:
     assert inst.hostname == "ud-host"
     assert cloud.instances.net.seed_view(made, disk_image=False)["user_data"] == "first boot"
     plain = (await call(cloud, "CreateInstance", ImageId=lab["image"], InstanceType="t1.nano",
-                        InstanceName="plain"))["InstanceId"]
+                        InstanceName="plain", SystemDisk__Category="cloud_essd",
+                        SystemDisk__Size="2"))["InstanceId"]  # the category DescribeZones offers
+    assert [d.size_gib for d in cloud.instances.get(plain).disks] == [2]
     assert (cloud.instances.net.seed_view(plain, disk_image=False) or {}).get("user_data") is None
 
 

@@ -33,7 +33,7 @@ IMAGE_STATUS = {"creating": "Creating", "available": "Available", "error": "Crea
 SNAPSHOT_STATUS = {"creating": "progressing", "available": "accomplished", "error": "failed"}
 FORWARD_TAG = "lecs:forward:"  # system tag: lecs:forward:tcp:80 = 127.0.0.1:50345
 RESERVED_TAG_PREFIXES = ("lecs:", "acs:", "aliyun")
-DISK_CATEGORY = "cloud"
+DISK_CATEGORY = "cloud_essd"  # lecs has one category; DescribeZones offers it
 
 
 def when(stamp: float | None) -> str:
