@@ -150,6 +150,8 @@ async def test_tags_and_groups(lab: dict[str, Any]) -> None:
     await call(cloud, "ModifyInstanceAttribute", InstanceId=made,
                SecurityGroupIds__1=lab["group"])
     assert cloud.instances.get(made).security_groups == ["web"]
+    assert (await code(cloud, "DeleteSecurityGroup", SecurityGroupId=lab["group"]))[:2] == (
+        "DependencyViolation", 403)  # in use
     await call(cloud, "JoinSecurityGroup", InstanceId=made, SecurityGroupId=default)
     await call(cloud, "LeaveSecurityGroup", InstanceId=made, SecurityGroupId=lab["group"])
     assert cloud.instances.get(made).security_groups == ["default"]
@@ -207,6 +209,8 @@ async def test_rules_keypairs_and_disks(lab: dict[str, Any]) -> None:
     assert cloud.keypairs.list() == []
 
     disk = (await call(cloud, "CreateDisk", Size=1, DiskName="vol"))["DiskId"]
+    assert (await code(cloud, "CreateDisk", Size=1, DiskName="vol"))[:2] == (
+        "InvalidDiskName.Duplicate", 400)
     await call(cloud, "ModifyDiskAttribute", DiskId=disk, DeleteWithInstance="true")
     view = (await call(cloud, "DescribeDisks", DiskIds=json.dumps([disk])))["Disks"]["Disk"][0]
     assert (view["Status"], view["Size"], view["DeleteWithInstance"]) == ("Available", 1, True)

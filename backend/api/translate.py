@@ -40,7 +40,9 @@ WRONG_STATE = {
     "image": "IncorrectImageStatus",
     "snapshot": "IncorrectSnapshotStatus",
 }
-CONFLICT = {"key pair": "KeyPair.AlreadyExist", "security group": "DependencyViolation"}
+DUPLICATE = {"key pair": "KeyPair.AlreadyExist", "instance": "InvalidInstanceName.Duplicate",
+             "disk": "InvalidDiskName.Duplicate", "image": "InvalidImageName.Duplicated",
+             "security group": "InvalidSecurityGroupName.Duplicate"}
 
 
 def _kind(message: str, kinds: tuple[str, ...], fallback: str) -> str:
@@ -65,11 +67,16 @@ def as_api_error(exc: LecsError, kind: str) -> ApiError:
         which = _kind(message, tuple(WRONG_STATE), kind)
         return ApiError(WRONG_STATE.get(which, "IncorrectStatus"), message, 403)
     if isinstance(exc, ConflictError):
-        which = _kind(message, tuple(CONFLICT), kind)
-        return ApiError(CONFLICT.get(which, "OperationConflict"), message, 403)
+        if "exists already" in message:  # "a disk named 'x' exists already"
+            return ApiError(DUPLICATE.get(_kind(message, tuple(DUPLICATE), kind),
+                                          "OperationConflict"), message, 400)
+        if "in use" in message or "named by rules" in message:
+            return ApiError("DependencyViolation", message, 403)
+        return ApiError("OperationConflict", message, 409)
     if isinstance(exc, ValidationError):
         return ApiError("InvalidParameter", message, 400)
-    return ApiError("OperationFailed", message, 500)
+    # 4xx as the server's fallback: an SDK retries a 5xx, and a retried mutation is not wanted
+    return ApiError("OperationFailed", message, 400)
 
 
 @contextmanager
