@@ -238,7 +238,5 @@ async def create_instance(call: Call) -> dict[str, Any]:
     p = Params(call)
     launch = read_launch(p, call.cloud, 1, False)
     p.done(dry_run=True)
-    if not call.params.get("InstanceName"):
-        launch.names = [f"ecs-{secrets.token_hex(4)}"]
     ids = await launch_all(call.cloud, launch, start=False)
     return {"InstanceId": ids[0]}
