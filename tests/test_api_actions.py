@@ -252,3 +252,11 @@ async def test_images_from_an_instance(lab: dict[str, Any]) -> None:
     await call(cloud, "DeleteImage", ImageId=image)
     assert (await code(cloud, "DeleteImage", ImageId=image))[:2] == ("InvalidImageId.NotFound",
                                                                      404)
+
+
+async def test_a_nameless_instance_gets_one(lab: dict[str, Any]) -> None:
+    cloud = lab["cloud"]
+    made = (await call(cloud, "CreateInstance", ImageId=lab["image"], InstanceType="t1.nano")
+            )["InstanceId"]
+    shown = await call(cloud, "DescribeInstanceAttribute", InstanceId=made)
+    assert shown["InstanceName"].startswith("ecs-") and shown["Status"] == "Stopped"
