@@ -236,8 +236,17 @@ def test_refusals_are_the_sdks_own_exceptions(srv: Serve, fleet: dict[str, Any])
 
 def test_delete_force_leaves_no_qemu(srv: Serve, fleet: dict[str, Any]) -> None:
     ecs, ids = fleet["ecs"], fleet["ids"]
-    for instance_id in ids:
-        ecs.delete_instance(models.DeleteInstanceRequest(instance_id=instance_id, force=True))
+    stopped = ecs.stop_instances(models.StopInstancesRequest(  # ACPI: the guest powers off
+        region_id="local", instance_id=[ids[1]])).body.instance_responses.instance_response
+    assert [(r.instance_id, r.code, r.previous_status) for r in stopped] == [
+        (ids[1], "200", "Running")]
+    wait_for(lambda: statuses(ecs, [ids[1]]) == {ids[1]: "Stopped"}, timeout=60)
+    ecs.delete_instances(models.DeleteInstancesRequest(region_id="local",
+                                                       instance_id=[ids[1]]))  # Stopped
+    with pytest.raises(ClientException) as err:  # running: ECS wants Force
+        ecs.delete_instance(models.DeleteInstanceRequest(instance_id=ids[0]))
+    assert err.value.code == "IncorrectInstanceStatus"
+    ecs.delete_instance(models.DeleteInstanceRequest(instance_id=ids[0], force=True))
     wait_for(lambda: not statuses(ecs, ids), timeout=60)
     marker = str(Paths.from_env(str(srv.home)).runtime)
     qemu = [p for p in psutil.process_iter(["cmdline"])
