@@ -62,6 +62,8 @@ async def test_create_instance_shapes_and_filters(lab: dict[str, Any]) -> None:
     assert len(inst["CreationTime"]) == len("2026-12-06T12:00Z")
     tagged = await call(cloud, "DescribeInstances", Tag__1__Key="team", Tag__1__Value="a")
     assert {i["InstanceName"] for i in tagged["Instances"]["Instance"]} == {"box1", "box2"}
+    keyed = await call(cloud, "DescribeInstances", Tag__1__Key="team")  # any value
+    assert keyed["TotalCount"] == 3
     named = await call(cloud, "DescribeInstances", InstanceName="box*", Status="Stopped")
     assert named["TotalCount"] == 3
     first = await call(cloud, "DescribeInstances", MaxResults=2)

@@ -148,6 +148,15 @@ class Params:
             tags[key] = item.get("Value", "")
         return tags
 
+    def tag_filter(self, prefix: str = "Tag", limit: int = 20) -> dict[str, str | None]:
+        """`Tag.N.Key` [/ `Tag.N.Value`] as a filter: a Key without a Value matches any value."""
+        wanted: dict[str, str | None] = {}
+        for n, item in enumerate(self.structs(prefix, ("Key", "Value"), limit), 1):
+            if not item.get("Key"):
+                raise invalid_parameter(f"{prefix}.{n}.Key", "is missing or empty")
+            wanted[item["Key"]] = item.get("Value")
+        return wanted
+
     def region(self) -> None:
         """RegionId, when given, must be lecs's one region."""
         region = self.text("RegionId")

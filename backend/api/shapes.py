@@ -45,6 +45,11 @@ def tags(pairs: dict[str, str]) -> dict[str, Any]:
     return {"Tag": [{"TagKey": k, "TagValue": v} for k, v in sorted(pairs.items())]}
 
 
+def tagged(have: dict[str, str], wanted: dict[str, str | None]) -> bool:
+    """A tag filter: every key present, with its value where one is asked for."""
+    return all(k in have and (v is None or have[k] == v) for k, v in wanted.items())
+
+
 def page(p: Params, items: Sequence[T], size: int = 10, most: int = 100
          ) -> tuple[Sequence[T], dict[str, Any]]:
     """One page of `items`, by PageNumber/PageSize or by NextToken/MaxResults (not both)."""

@@ -62,7 +62,7 @@ def _matches(inst: Instance, wanted: dict[str, Any], group_map: dict[str, str]) 
     if wanted["group"] and wanted["group"] not in {group_map.get(g, g)
                                                    for g in inst.security_groups}:
         return False
-    return all(inst.tags.get(k) == v for k, v in wanted["tags"].items())
+    return shapes.tagged(inst.tags, wanted["tags"])
 
 
 @action("DescribeInstances", params=("RegionId", "InstanceIds", "InstanceName", "Status",
@@ -78,7 +78,7 @@ async def describe_instances(call: Call) -> dict[str, Any]:
         "status": p.choice("Status", shapes.ECS_INSTANCE_STATUSES),
         "image": p.text("ImageId"), "type": p.text("InstanceType"),
         "keypair": p.text("KeyPairName"), "group": p.text("SecurityGroupId"),
-        "tags": p.tags(),
+        "tags": p.tag_filter(),
     }
     items, paging, groups = listing(call.cloud, p, wanted)
     p.done(dry_run=True)

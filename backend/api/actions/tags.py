@@ -65,7 +65,7 @@ async def untag_resources(call: Call) -> dict[str, Any]:
 async def list_tag_resources(call: Call) -> dict[str, Any]:
     p = Params(call)
     ids = set(_resources(p, required=False))
-    wanted = p.tags()
+    wanted = p.tag_filter()
     if not ids and not wanted:
         raise invalid_parameter("ResourceId.1", "or Tag.1.Key is needed")
     token = p.text("NextToken") or "0"
@@ -74,8 +74,7 @@ async def list_tag_resources(call: Call) -> dict[str, Any]:
     p.done()
     found = []
     for inst in sorted(call.cloud.instances.list(reconcile=False), key=lambda i: i.id):
-        if (ids and inst.id not in ids) or not all(inst.tags.get(k) == v
-                                                   for k, v in wanted.items()):
+        if (ids and inst.id not in ids) or not shapes.tagged(inst.tags, wanted):
             continue
         found += [{"ResourceType": "instance", "ResourceId": inst.id, "TagKey": k,
                    "TagValue": v} for k, v in sorted(inst.tags.items())
