@@ -262,3 +262,27 @@ async def test_a_nameless_instance_gets_one(lab: dict[str, Any]) -> None:
             )["InstanceId"]
     shown = await call(cloud, "DescribeInstanceAttribute", InstanceId=made)
     assert shown["InstanceName"].startswith("ecs-") and shown["Status"] == "Stopped"
+
+
+async def test_slow_operations_answer_early_and_serve_waits_for_them() -> None:
+    import asyncio
+
+    from backend.api import translate
+    from backend.inventory.errors import StateError
+
+    finished: list[str] = []
+
+    async def slow() -> str:
+        await asyncio.sleep(0.3)
+        finished.append("slow")
+        return "done"
+
+    async def refused() -> None:
+        raise StateError("cannot stop instance 'x': it is stopped (stop needs running)")
+
+    assert await translate.settle(slow(), within=0.05) is None  # answered, still going
+    assert finished == []
+    assert await translate.drain(5.0) == [] and finished == ["slow"]  # serve's stop waits
+    with pytest.raises(ApiError) as err:  # an error in time is the answer
+        await translate.settle(refused(), within=1.0)
+    assert (err.value.code, err.value.status) == ("IncorrectInstanceStatus", 403)

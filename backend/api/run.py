@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from backend.api import actions
+from backend.api import actions, translate
 from backend.api.presence import DEFAULT_PORT, Presence
 from backend.api.server import Api
 from backend.inventory.errors import LecsError, ValidationError
@@ -142,4 +142,7 @@ async def _run_until(cloud: Cloud, stop: asyncio.Event) -> None:
         log.info("lecs serve: stopping")
     finally:
         recovering.cancel()
+        left = await translate.drain()  # operations answered early (StopInstance, …) end
+        if left:
+            log.warning("lecs serve: stopped with %d operation(s) still running", len(left))
         await cloud.metrics.stop()

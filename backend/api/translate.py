@@ -114,7 +114,10 @@ def _finished(task: asyncio.Task[object]) -> None:
         task.exception()  # retrieved: its failure is in the audit trail, not the log
 
 
-async def drain() -> None:
-    """Wait for the operations still running (a test, or serve shutting down)."""
-    while _RUNNING:
-        await asyncio.wait(set(_RUNNING))
+async def drain(timeout: float = 60.0) -> list[str]:
+    """Wait up to `timeout` s for the operations still running (serve stopping, a test);
+    returns the names of those that did not end (cancelled with the loop: their journal
+    rows go, and reconcile makes their rows follow QEMU)."""
+    if _RUNNING:
+        await asyncio.wait(set(_RUNNING), timeout=timeout)
+    return [t.get_name() for t in _RUNNING]
