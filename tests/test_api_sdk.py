@@ -22,7 +22,7 @@ from aliyunsdkecs.request.v20140526.StopInstanceRequest import StopInstanceReque
 
 from backend.inventory.paths import Paths
 from tests.qemu_probe import http_get
-from tests.serve_helpers import Serve, core_call, core_client, running_serve, tea_client
+from tests.serve_helpers import Serve, core_call, core_client, lecs, running_serve, tea_client
 
 pytestmark = pytest.mark.qemu
 MARK = "served-from-user-data"
@@ -109,6 +109,19 @@ def test_run_instances_both_running(fleet: dict[str, Any]) -> None:
     assert inst.zone_id == "local" and inst.region_id == "local"
     assert inst.creation_time.endswith("Z") and len(inst.creation_time) == 17
     assert {"env": "lab"}.items() <= {t.tag_key: t.tag_value for t in inst.tags.tag}.items()
+
+
+
+def test_engine_events_name_the_access_key(srv: Serve, fleet: dict[str, Any]) -> None:
+    """The instances' own events (their start ran on after RunInstances answered) are the
+    key's, as the RunInstances call is."""
+    events = [json.loads(line) for line in lecs(srv.home, "event", "export").stdout.split("\n")
+              if line]
+    mine = {(e["action"], e["resource"]): e["user"] for e in events}
+    for instance_id in fleet["ids"]:
+        assert mine[("instance.create", instance_id)] == "tester"
+        assert mine[("instance.start", instance_id)] == "tester"
+    assert any(e["action"] == "api.RunInstances" and e["user"] == "tester" for e in events)
 
 
 def test_authorize_opens_port_80_and_revoke_closes_it(fleet: dict[str, Any]) -> None:
