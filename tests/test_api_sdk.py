@@ -247,6 +247,20 @@ def test_refusals_are_the_sdks_own_exceptions(srv: Serve, fleet: dict[str, Any])
     assert len(statuses(ecs, fleet["ids"])) == 2  # the dry run made nothing
 
 
+def test_a_repeated_client_token_makes_one_instance(fleet: dict[str, Any]) -> None:
+    ecs = fleet["ecs"]
+    request = models.CreateInstanceRequest(region_id="local", image_id=fleet["image"],
+                                           instance_type="t1.nano", instance_name="once",
+                                           client_token="token-once-1")
+    first = ecs.create_instance(request).body.instance_id
+    assert ecs.create_instance(request).body.instance_id == first  # a retry: the same answer
+    assert statuses(ecs, [first]) == {first: "Stopped"}
+    named = ecs.describe_instances(models.DescribeInstancesRequest(
+        region_id="local", instance_name="once")).body
+    assert named.total_count == 1
+    ecs.delete_instance(models.DeleteInstanceRequest(instance_id=first))
+
+
 def test_delete_force_leaves_no_qemu(srv: Serve, fleet: dict[str, Any]) -> None:
     ecs, ids = fleet["ecs"], fleet["ids"]
     stopped = ecs.stop_instances(models.StopInstancesRequest(  # ACPI: the guest powers off
