@@ -129,6 +129,10 @@ def test_second_serve_and_open_address_are_refused(srv: Serve) -> None:
     second = lecs(srv.home, "serve", "--port", "0", check=False)
     assert second.returncode == 1
     assert f"pid {srv.proc.pid}" in second.stderr and srv.address in second.stderr
+    port = srv.endpoint.rsplit(":", 1)[1]  # another inventory, the same port: one line
+    taken = lecs(srv.home.parent / "other", "serve", "--port", port, check=False)
+    assert taken.returncode == 1 and taken.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in taken.stderr
     wide = lecs(srv.home, "serve", "--host", "0.0.0.0", "--port", "0", check=False)
     assert wide.returncode == 2 and "without TLS" in wide.stderr
     assert "Traceback" not in second.stderr + wide.stderr
