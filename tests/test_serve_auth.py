@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,6 +129,10 @@ def test_second_serve_and_open_address_are_refused(srv: Serve) -> None:
     second = lecs(srv.home, "serve", "--port", "0", check=False)
     assert second.returncode == 1
     assert f"pid {srv.proc.pid}" in second.stderr and srv.address in second.stderr
+    port = srv.endpoint.rsplit(":", 1)[1]  # another inventory, the same port: one line
+    taken = lecs(srv.home.parent / "other", "serve", "--port", port, check=False)
+    assert taken.returncode == 1 and taken.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in taken.stderr
     wide = lecs(srv.home, "serve", "--host", "0.0.0.0", "--port", "0", check=False)
     assert wide.returncode == 2 and "without TLS" in wide.stderr
     assert "Traceback" not in second.stderr + wide.stderr
@@ -141,3 +147,32 @@ def test_nonces_survive_a_restart(tmp_path: Path) -> None:
         again.key_id, again.secret = key
         status, body = raw_v1(again, "nonce-restart")
         assert (status, body["Code"]) == (400, "SignatureNonceUsed")
+
+
+def test_garbage_signatures_are_ecs_errors(srv: Serve) -> None:
+    """Whatever a request carries, the answer is ECS's error JSON, never InternalError."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    base = {"Action": "DescribeRegions", "Version": "2014-05-26", "AccessKeyId": srv.key_id,
+            "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "Timestamp": stamp}
+    cases = [
+        ({**base, "SignatureNonce": "n-1", "Signature": "é日本"}, {}, "SignatureDoesNotMatch"),
+        ({**base, "SignatureNonce": "n-2"}, {}, "IncompleteSignature"),
+        ({**base, "SignatureNonce": "n-3", "SignatureMethod": "HMAC-MD5", "Signature": "x"}, {},
+         "IncompleteSignature"),
+        ({**base, "SignatureNonce": "n-4", "Timestamp": "yesterday", "Signature": "x"}, {},
+         "SignatureDoesNotMatch"),
+        ({"Action": "DescribeRegions"}, {"Authorization": "ACS3-HMAC-SHA256 nonsense"},
+         "IncompleteSignature"),
+        ({"Action": "DescribeRegions"}, {"Authorization": "ACS3-HMAC-SHA256 Credential=x,"
+                                         "SignedHeaders=host,Signature=00"},
+         "IncompleteSignature"),
+        ({}, {}, "IncompleteSignature"),
+    ]
+    for query, headers, code in cases:
+        url = f"http://{srv.endpoint}/?{urllib.parse.urlencode(query)}"
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)
+            raise AssertionError(f"{query} {headers} was answered")
+        except urllib.error.HTTPError as err:
+            body = json.loads(err.read())
+        assert body["Code"] == code, (query, headers, body)

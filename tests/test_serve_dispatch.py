@@ -30,6 +30,7 @@ if "LecsTestCount" not in registry.ACTIONS:
     async def count(call: Call) -> dict[str, Any]:
         call.consumed.update(call.params)
         CALLS.append(dict(call.params))
+        call.cloud.audit.record("test.count", call.params.get("Name", ""))  # as the engine does
         if call.params.get("Name") == "busy":
             raise StateError("it is running (allowed: stopped)")
         return {"Count": len(CALLS)}
@@ -91,6 +92,10 @@ async def test_tokens_params_errors_and_audit(served: tuple[Cloud, str, str, str
 
     api = [e for e in cloud.audit.list(limit=20) if e.action == "api.LecsTestCount"]
     assert len(api) == 6 and {e.user for e in api} == {"dispatch"}
+    engine = [e for e in cloud.audit.list(limit=50) if e.action == "test.count"]
+    assert len(engine) == 3 and {e.user for e in engine} == {"dispatch"}  # the key's name
+    cloud.audit.record("test.cli", "")  # outside a call: the process's user, as before
+    assert cloud.audit.list(limit=1)[0].user == cloud.audit.process_user != "dispatch"
     assert [e.result for e in api].count("failure") == 3
 
     # a restart (a new process: a new Cloud and Api over the same inventory) keeps the token

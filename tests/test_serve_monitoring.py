@@ -11,11 +11,10 @@ import pytest
 
 from tests.serve_helpers import lecs, running_serve
 
-pytestmark = pytest.mark.qemu
-
 BUSY = "#!/bin/sh\n(while :; do :; done) >/dev/null 2>&1 &\necho busy-loop started\n"
 
 
+@pytest.mark.qemu
 def test_an_alarm_fires_under_serve_alone(home: Path, tiny_guest: Path) -> None:
     script = home.parent / "busy.sh"
     script.write_text(BUSY)
@@ -38,3 +37,16 @@ def test_an_alarm_fires_under_serve_alone(home: Path, tiny_guest: Path) -> None:
         fired = [e for e in events if e["action"] == "alarm.state-change"]
         assert fired and "alarm" in json.dumps(fired[0]["parameters"]).lower()
         lecs(home, "instance", "delete", "busy", "--yes")
+
+
+def test_looking_does_not_judge(home: Path) -> None:
+    """`lecs metric show` with no sampler running samples on demand but leaves alarms to a
+    continuous judge: looking never flips an alarm (it flipped ok/insufficient each time)."""
+    lecs(home, "alarm", "create", "hot", "--resource", "host", "--metric", "host_mem_util",
+         "--comparison", ">=", "--threshold", "0", "--period", "10s")
+    shown = json.loads(lecs(home, "metric", "show", "host", "--json").stdout)
+    assert "sampled just now" in shown["note"]  # two readings, written to history
+    alarm = json.loads(lecs(home, "alarm", "show", "hot", "--json").stdout)
+    assert alarm["state"] == "insufficient_data"
+    events = json.loads(lecs(home, "event", "list", "--json").stdout)
+    assert not [e for e in events if e["action"] == "alarm.state-change"]

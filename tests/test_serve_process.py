@@ -114,6 +114,13 @@ def test_tls(home: Path, tmp_path: Path) -> None:
         except urllib.error.HTTPError as err:
             status, body = err.code, json.loads(err.read())
         assert (status, body["Code"]) == (400, "IncompleteSignature") and body["RequestId"]
+        try:  # another path or method: ECS's JSON as well
+            urllib.request.urlopen(urllib.request.Request(
+                f"{info.address}v2/instances", method="PUT"), context=ctx, timeout=30)
+            raise AssertionError("PUT /v2/instances was answered")
+        except urllib.error.HTTPError as err:
+            status, body = err.code, json.loads(err.read())
+        assert (status, body["Code"]) == (404, "InvalidAction.NotFound") and body["RequestId"]
         with pytest.raises(OSError):  # plain HTTP gets no answer
             urllib.request.urlopen(info.address.replace("https", "http"), timeout=10)
     finally:

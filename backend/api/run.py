@@ -103,7 +103,7 @@ async def serve(cloud: Cloud, options: Options, stop: asyncio.Event | None = Non
     ctx = tls_context(options)
     presence = Presence(cloud.paths)
     presence.claim()
-    log.info("lecs serve: pid %d", os.getpid())
+    address = ""
     try:
         actions.load()
         runner = web.AppRunner(Api(cloud).app(), access_log=None, handle_signals=False)
@@ -111,14 +111,15 @@ async def serve(cloud: Cloud, options: Options, stop: asyncio.Event | None = Non
         try:
             address = await _listen(runner, options, ctx)
             presence.publish(address)
-            log.info("lecs serve: the ECS API (2014-05-26) on %s for %s", address,
-                     cloud.paths.home)
+            log.info("lecs serve (pid %d): the ECS API (2014-05-26) on %s for %s",
+                     os.getpid(), address, cloud.paths.home)
             await _run_until(cloud, stop or asyncio.Event())
         finally:
             await runner.cleanup()
     finally:
         presence.release()
-        log.info("lecs serve: stopped")
+        if address:  # a serve that never listened says only why (one line, the CLI's)
+            log.info("lecs serve: stopped")
 
 
 async def _listen(runner: web.AppRunner, options: Options, ctx: ssl.SSLContext | None) -> str:
@@ -126,8 +127,8 @@ async def _listen(runner: web.AppRunner, options: Options, ctx: ssl.SSLContext |
     try:
         await site.start()
     except OSError as exc:
-        raise LecsError(f"cannot listen on {options.host}:{options.port}:"
-                        f" {exc.strerror or exc}") from None
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise LecsError(f"cannot listen on {options.host}:{options.port}: {why}") from None
     port = runner.addresses[0][1] if runner.addresses else options.port
     return Options(options.host, port, options.tls_cert, options.tls_key).address
 

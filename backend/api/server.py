@@ -122,7 +122,15 @@ class Api:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("POST", "/", self.handle)
         app.router.add_route("GET", "/", self.handle)
+        app.router.add_route("*", "/{tail:.*}", self.elsewhere)  # ECS's JSON there too
         return app
+
+    async def elsewhere(self, http: web.Request) -> web.Response:
+        err = ApiError("InvalidAction.NotFound", "Specified api is not found, please check"
+                       " your url and method (lecs answers POST / and GET /).", 404)
+        body = _error_body(str(uuid.uuid4()).upper(), err)
+        return web.Response(status=err.status, text=json.dumps(body),
+                            content_type="application/json")
 
     async def handle(self, http: web.Request) -> web.Response:
         request_id = str(uuid.uuid4()).upper()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from backend.cloud import Cloud
 
 WINDOW_S = 15 * 60
+MAX_NONCE = 128
 ACS3 = "ACS3-HMAC-SHA256"
 AUTH_RE = re.compile(r"^(?P<alg>ACS3-[A-Z0-9-]+)\s+Credential=(?P<cred>[^,\s]*),\s*"
                      r"SignedHeaders=(?P<headers>[^,\s]*),\s*Signature=(?P<sig>[0-9a-fA-F]*)$")
@@ -81,6 +82,11 @@ def v1_string_to_sign(method: str, params: dict[str, str]) -> str:
 def v1_signature(secret: str, string_to_sign: str) -> str:
     digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def same(expected: str, given: str) -> bool:
+    """Constant-time comparison of a signature with what a request sent (any text)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
 def parse_time(text: str) -> float:
@@ -144,7 +150,7 @@ class Verifier:
                            " of the request body.", 400)
         key, secret = self._key(match["cred"])
         to_sign = acs3_string_to_sign(req.method, req.path, req.query, headers, payload)
-        if not hmac.compare_digest(acs3_signature(secret, to_sign), match["sig"].lower()):
+        if not same(acs3_signature(secret, to_sign), match["sig"].lower()):
             raise mismatch(to_sign)
         self._fresh(key, req.headers.get("x-acs-date", ""),
                     req.headers.get("x-acs-signature-nonce", ""))
@@ -162,7 +168,7 @@ class Verifier:
             raise incomplete(f"SignatureVersion {params['SignatureVersion']} is not 1.0")
         key, secret = self._key(params["AccessKeyId"])
         to_sign = v1_string_to_sign(req.method, params)
-        if not hmac.compare_digest(v1_signature(secret, to_sign), params["Signature"]):
+        if not same(v1_signature(secret, to_sign), params["Signature"]):
             raise mismatch(to_sign)
         self._fresh(key, params["Timestamp"], params["SignatureNonce"])
         return key
@@ -170,6 +176,8 @@ class Verifier:
     def _fresh(self, key: AccessKey, stamp: str, nonce: str) -> None:
         if not stamp or not nonce:
             raise incomplete("the date or the nonce is missing")
+        if len(nonce) > MAX_NONCE:
+            raise incomplete(f"the nonce is longer than {MAX_NONCE} characters")
         now = time.time()
         if abs(now - parse_time(stamp)) > WINDOW_S:
             raise ApiError("InvalidTimeStamp.Expired", "Specified time stamp or date value is"
