@@ -53,6 +53,8 @@ async def test_pause_resume_rename_console_log(cloud: Cloud) -> None:
     assert await qmp_status(inst.runtime_dir) == "paused"
     shown = json.loads(lecs(cloud.paths.home, "metric", "show", "op1", "--json").stdout)
     assert shown["state"] == "paused" and "paused" in shown["note"]
+    shown_text = lecs(cloud.paths.home, "instance", "show", "op1").stdout
+    assert "state:     paused (lecs instance pause; `lecs instance resume op1`" in shown_text
     listed = lecs(cloud.paths.home, "instance", "list").stdout
     assert "paused" in listed.splitlines()[1]
     with pytest.raises(StateError, match="it is paused"):

@@ -27,6 +27,8 @@ def _instance_rows(instances: list[Any]) -> str:
 def _instance_detail(inst: Any, answer: str = "", egress: str = "",
                      seed: dict[str, str] | None = None) -> str:
     state = inst.state.value + (f", {answer}" if answer else "")
+    if inst.state is InstanceState.PAUSED and not inst.last_error:  # not an I/O error's pause
+        state += f" (lecs instance pause; `lecs instance resume {inst.name}` continues it)"
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
         f"type:      {inst.type} ({inst.vcpus} vCPU, {inst.memory_mib} MiB)",
