@@ -286,3 +286,19 @@ async def test_slow_operations_answer_early_and_serve_waits_for_them() -> None:
     with pytest.raises(ApiError) as err:  # an error in time is the answer
         await translate.settle(refused(), within=1.0)
     assert (err.value.code, err.value.status) == ("IncorrectInstanceStatus", 403)
+
+
+async def test_data_disks_of_a_launch(lab: dict[str, Any]) -> None:
+    cloud = lab["cloud"]
+    made = (await call(cloud, "CreateInstance", ImageId=lab["image"], InstanceType="t1.nano",
+                       InstanceName="dd", DataDisk__1__Size="1", DataDisk__2__Size="2",
+                       DataDisk__2__DeleteWithInstance="false",
+                       DataDisk__2__Category="cloud_essd"))["InstanceId"]
+    disks = (await call(cloud, "DescribeDisks", InstanceId=made, DiskType="data"))["Disks"][
+        "Disk"]
+    assert sorted((d["DiskName"], d["Size"], d["DeleteWithInstance"], d["Status"])
+                  for d in disks) == [("dd-data1", 1, True, "In_use"),
+                                      ("dd-data2", 2, False, "In_use")]
+    await call(cloud, "DeleteInstance", InstanceId=made)
+    left = (await call(cloud, "DescribeDisks"))["Disks"]["Disk"]
+    assert [(d["DiskName"], d["Status"]) for d in left] == [("dd-data2", "Available")]
