@@ -244,6 +244,13 @@ def test_refusals_are_the_sdks_own_exceptions(srv: Serve, fleet: dict[str, Any])
     with pytest.raises(ServerException) as core_err:
         core_call(core_client(srv), srv, stop)
     assert core_err.value.get_error_code() == "InvalidInstanceId.NotFound"
+    hibernate = StopInstanceRequest()  # a parameter lecs cannot honour: refused, not ignored
+    hibernate.set_InstanceId(running)
+    hibernate.add_query_param("Hibernate", "true")
+    with pytest.raises(ServerException) as core_err:
+        core_call(core_client(srv), srv, hibernate)
+    assert core_err.value.get_error_code() == "InvalidParameter"
+    assert "Hibernate" in core_err.value.get_error_msg()
     assert len(statuses(ecs, fleet["ids"])) == 2  # the dry run made nothing
 
 
