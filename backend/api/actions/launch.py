@@ -183,15 +183,20 @@ async def _make(cloud: Cloud, launch: Launch, n: int) -> str:
             launch.names[n], launch.image, launch.itype, tags=launch.tags,
             disk_gib=launch.system_gib, start=False, sgs=launch.groups or None,
             keypair=launch.keypair, user_data=launch.user_data, hostname=launch.hostnames[n])
+    made: list[str] = []  # the data disks of this launch: none outlives a rollback
     try:
         with engine("disk"):
             for d, (size, with_instance) in enumerate(launch.data_disks, 1):
                 disk = await cloud.disks.create(f"{inst.name}-data{d}", size,
                                                 delete_with_instance=with_instance)
+                made.append(disk.id)
                 await cloud.disks.attach(disk.id, inst.id, with_instance)
     except BaseException:
         with suppress(ApiError), engine("instance"):
             await cloud.instances.delete(inst.id)
+        for disk_id in made:  # kept ones (DeleteWithInstance=false) or never attached
+            with suppress(ApiError), engine("disk"):
+                await cloud.disks.delete(disk_id)
         raise
     return inst.id
 
