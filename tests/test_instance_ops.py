@@ -30,13 +30,13 @@ pytestmark = pytest.mark.qemu
 
 async def uptime(rundir: str) -> float:
     """The guest's own clock: seconds since its boot."""
-    out = await serial_run(rundir, "cat /proc/uptime; echo UP$((40+2))", "UP42")
+    out = await serial_run(rundir, "cat /proc/uptime; echo UP$((40+2))", "UP42", timeout=60)
     found = re.findall(r"^(\d+\.\d+) \d+\.\d+", out, re.M)
     return float(found[-1])
 
 
 async def test_pause_resume_rename_console_log(cloud: Cloud) -> None:
-    inst = await cloud.instances.create("op1", "tiny", "t1.nano", wait=True)
+    inst = await cloud.instances.create("op1", "tiny", "t1.nano", wait=True, wait_timeout=120)
     ops = cloud.instance_ops
     before, wall = await uptime(inst.runtime_dir), time.monotonic()
 
