@@ -28,6 +28,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("backend.images.schema",),  # 5: image_disks: full-instance images
     ("backend.inventory.schema",),  # 6: the operation journal
     ("backend.network.schema",),  # 7: instances.user_data_ran (once-per-instance user-data)
+    (),  # 8: another branch's step (the integrator renumbers at merge)
+    ("backend.ram.schema", "backend.api.schema"),  # 9: access keys; API nonces and tokens
 )
 LATEST = len(MIGRATIONS)
 
