@@ -8,7 +8,7 @@ import importlib
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -24,11 +24,16 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from app.tui import theme_choice
 from app.tui.actions.storage import StorageActions
-from app.tui.commands.general import general_commands
-from app.tui.commands.palette import CommandSources, LecsCommands
 from app.tui.live_inventory import LiveInventory
 from app.tui.panes.base import Pane
-from app.tui.themes import CSS_PATHS, THEMES, ThemedStylesheet, default_theme
+from app.tui.themes import (
+    CSS_PATHS,
+    THEMES,
+    ThemedStylesheet,
+    default_theme,
+    load_dialog_css,
+    start_theme,
+)
 from app.tui.widgets.header import PANES, HostHeader, PaneBar
 from app.tui.widgets.ops import Operations, OpsBar
 from app.tui.widgets.prompt import Prompt
@@ -38,7 +43,7 @@ from backend.inventory.errors import LecsError
 from backend.inventory.records import HostFacts, InstanceState
 
 if TYPE_CHECKING:
-    from app.tui.commands.palette import Command
+    from app.tui.commands.palette import Command, CommandSources
     from backend.monitoring.records import AlarmChange, MetricSample
 
 POLL_INTERVAL = 0.5
@@ -56,6 +61,13 @@ PANE_MODULES = {  # pane name → (module, class); a pane's module is imported w
 }
 
 
+def lecs_commands() -> type[Provider]:
+    """The palette's provider, imported when ctrl+p first opens the palette."""
+    from app.tui.commands.palette import LecsCommands
+
+    return LecsCommands
+
+
 def pane_class(name: str) -> type[Pane]:
     module, attr = PANE_MODULES[name]
     cls: type[Pane] = getattr(importlib.import_module(module), attr)
@@ -66,7 +78,7 @@ class LecsApp(StorageActions):
     TITLE = "lecs"
     CSS_PATH = CSS_PATHS
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = (
-        App.COMMANDS | {LecsCommands}
+        App.COMMANDS | {lecs_commands}
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(n), f"show_pane('{key}')", label, show=False,
@@ -97,6 +109,9 @@ class LecsApp(StorageActions):
         opened with reconcile=False, has no QEMU to sample and must not tick)."""
         super().__init__()
         self.guarded_errors: list[str] = []  # what Guarded caught (widgets/guard.py)
+        for theme in THEMES.values():
+            self.register_theme(theme)
+        start_theme(self, default_theme(saved=theme_choice.load(cloud.paths.home)))
         self.stylesheet = ThemedStylesheet(variables=self.get_css_variables())
         self.sampling = reconcile if sampler is None else sampler
         self._unsubscribe: Callable[[], None] | None = None
@@ -116,11 +131,6 @@ class LecsApp(StorageActions):
         self._polling = False  # a read is in flight
         self._poll_again = False  # a QMP event came during it: read again right after
         self._last_error = ""
-        self.palette_sources = CommandSources(listed=partial(general_commands, self),
-                                              searched=self._palette_commands)
-        for theme in THEMES.values():
-            self.register_theme(theme)
-        self.theme = default_theme(saved=theme_choice.load(cloud.paths.home))
 
     # ---- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -151,8 +161,9 @@ class LecsApp(StorageActions):
             loop.add_signal_handler(signum, self.exit)
 
     def on_ready(self) -> None:
-        # Host facts (a subprocess, psutil), alarm notices and the sampler start once the
-        # first frame is up: it does not need them, and they would compete with it.
+        # Host facts (a subprocess, psutil), alarm notices, the sampler and the dialogs' CSS
+        # come once the first frame is up: it does not need them, and they would compete.
+        load_dialog_css(self)
         if self.facts is None:
             self.load_facts()
         self._unsubscribe = self.cloud.alarms.subscribe(self._alarm_changed)
@@ -336,9 +347,20 @@ class LecsApp(StorageActions):
         except OSError as exc:
             self.notify(f"theme not saved: {exc.strerror}", severity="warning")
 
+    @cached_property
+    def palette_sources(self) -> CommandSources:
+        """What the palette (app/tui/commands/palette.py) lists and searches: its modules are
+        imported when ctrl+p first opens it, not at start."""
+        from app.tui.commands.general import general_commands
+        from app.tui.commands.palette import CommandSources
+
+        return CommandSources(listed=partial(general_commands, self),
+                              searched=self._palette_commands)
+
     def _palette_commands(self) -> Iterator[Command]:
         """Every command the palette searches: imported on the first search (the metrics
         commands pull in the plotting stack)."""
+        from app.tui.commands.general import general_commands
         from app.tui.commands.instances import instance_commands
         from app.tui.commands.metrics import metrics_commands
         from app.tui.commands.network import network_commands
