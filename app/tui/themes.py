@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
+from typing import Any
 
 from textual.app import App
 from textual.css.stylesheet import Stylesheet
@@ -128,7 +129,7 @@ class ThemedStylesheet(Stylesheet):
         self.parse()
 
 
-def start_theme(app: App[object], name: str) -> None:
+def start_theme(app: App[Any], name: str) -> None:
     """Set the theme an app starts with, before its stylesheet is made: what App._watch_theme
     does, minus the CSS refresh it queues (a re-parse and a restyle of every widget after the
     first compose, ~5 ms at start) that a stylesheet built with this theme's variables does
@@ -141,7 +142,7 @@ def start_theme(app: App[object], name: str) -> None:
     app._refresh_truecolor_filter(app.ansi_theme)
 
 
-def load_dialog_css(app: App[object]) -> None:
+def load_dialog_css(app: App[Any]) -> None:
     """Read themes/dialogs.tcss (dialogs, detail screens, the panes shown later) into the
     app's stylesheet and restyle: once, after the first frame, which does not parse it."""
     if app.stylesheet.has_source(str(DIALOG_CSS), ""):
