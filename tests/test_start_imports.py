@@ -60,7 +60,8 @@ print(" ".join(sorted(sys.modules)))
 """
 
 
-def test_open_and_list_import_no_operation_code(tmp_path: Path) -> None:
+def start(tmp_path: Path, script: str) -> list[str]:
+    """Run `script` in a fresh process over an inventory of 50 demo instances; its lines."""
     home = tmp_path / "home"
     load_bulk(home, 50)
     # A first open may register the tiny guest, and reconciling settles the demo's "running"
@@ -70,9 +71,13 @@ def test_open_and_list_import_no_operation_code(tmp_path: Path) -> None:
     first.close()
     env = {**os.environ, "LECS_HOME": str(home)}
     env.pop("LECS_RUNTIME_DIR", None)
-    result = subprocess.run([sys.executable, "-c", LIST], capture_output=True, text=True,
-                            check=True, cwd=REPO, env=env, timeout=60)
-    count, modules = result.stdout.splitlines()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, cwd=REPO, env=env, timeout=120)
+    return result.stdout.splitlines()
+
+
+def test_open_and_list_import_no_operation_code(tmp_path: Path) -> None:
+    count, modules = start(tmp_path, LIST)
     assert int(count) >= 50
     loaded = set(modules.split())
     assert "backend.compute.reader" in loaded  # the read path did run
@@ -122,16 +127,7 @@ NOT_AT_FIRST_FRAME = (
 
 
 def test_dashboard_first_frame_imports_only_what_it_shows(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    load_bulk(home, 50)
-    first = asyncio.run(Cloud.open(str(home)))
-    first.instances.reconcile()
-    first.close()
-    env = {**os.environ, "LECS_HOME": str(home)}
-    env.pop("LECS_RUNTIME_DIR", None)
-    result = subprocess.run([sys.executable, "-c", FIRST_FRAME], capture_output=True, text=True,
-                            check=True, cwd=REPO, env=env, timeout=120)
-    modules, css = result.stdout.splitlines()[-2:]
+    modules, css = start(tmp_path, FIRST_FRAME)[-2:]
     loaded = set(modules.split())
     assert "app.tui.panes.instances" in loaded  # the first frame did show
     early = sorted(m for m in loaded if any(m == h or m.startswith(h + ".")
