@@ -7,6 +7,7 @@ import enum
 import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -64,3 +65,11 @@ def size(num: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TiB"
+
+
+def home_path(path: str, home: Path | None) -> str:
+    """A file under LECS_HOME shown as `$LECS_HOME/disks/…`: shorter, and the same wherever
+    the inventory lives (the demo's, a test's); any other path as it is."""
+    if home is not None and path.startswith(f"{home}/"):
+        return "$LECS_HOME/" + path[len(str(home)) + 1:]
+    return path

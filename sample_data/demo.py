@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from backend import Cloud
 
 DATA = Path(__file__).resolve().parent / "demo_inventory.json"
-DISK_DIR = "~/.local/share/lecs/disks"
 
 
 def inventory() -> dict[str, Any]:
@@ -55,10 +54,19 @@ def _open(home: Path) -> Store:
     return store
 
 
+def placeholder(path: Path) -> str:
+    """An empty file (0600, in a 0700 dir) where the demo's rows say a disk or image file is:
+    reads check every row's files against reality, and the demo's are there (no QEMU ever
+    opens them). Returns the path as the row records it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    return str(path)
+
+
 Rows = tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
 
 
-def _instance_rows(inst: dict[str, Any]) -> Rows:
+def _instance_rows(inst: dict[str, Any], disks: Path) -> Rows:
     row = {k: inst[k] for k in ("id", "name", "type", "image_id", "state", "created_at",
                                 "started_at", "pid", "accel", "last_error")}
     row.update({k: inst[k] for k in ("key_pair", "egress_restricted") if k in inst})
@@ -67,7 +75,7 @@ def _instance_rows(inst: dict[str, Any]) -> Rows:
         "id": disk_id, "name": f"{inst['name']}-system", "size_gib": inst["disk_gib"],
         "format": "qcow2", "role": "system",
         "state": "error" if inst["state"] == "error" else "in-use",
-        "path": f"{DISK_DIR}/{disk_id}.qcow2", "instance_id": inst["id"],
+        "path": placeholder(disks / f"{disk_id}.qcow2"), "instance_id": inst["id"],
         "delete_with_instance": 1, "encrypted": 0, "created_at": inst["created_at"],
         "backing_image_id": None if inst["image_id"].startswith("img-0tiny") else inst["image_id"],
         "position": 0,
@@ -81,17 +89,19 @@ def load_demo(home: Path) -> Path:
     """Write the demo inventory into LECS_HOME `home`; returns the database path."""
     data = inventory()
     store = _open(Path(home))
+    paths = Paths.from_env(str(home))
     with store.transaction() as db:
         for image in data["images"]:
-            fmt = image["format"]
+            fmt, where = image["format"], paths.images / image["id"]
+            kernel = fmt == "kernel"
             db.table("images").insert({
-                **image, "path": "" if fmt == "kernel" else f"~/images/{image['id']}/disk.{fmt}",
-                "kernel": f"~/images/{image['id']}/kernel" if fmt == "kernel" else "",
-                "initrd": f"~/images/{image['id']}/initrd" if fmt == "kernel" else "",
-                "cmdline": "console=ttyS0 panic=-1 quiet" if fmt == "kernel" else "",
+                **image, "path": "" if kernel else placeholder(where / f"disk.{fmt}"),
+                "kernel": placeholder(where / "kernel") if kernel else "",
+                "initrd": placeholder(where / "initrd") if kernel else "",
+                "cmdline": "console=ttyS0 panic=-1 quiet" if kernel else "",
             })
         for inst in data["instances"]:
-            row, disk, forwards, tags = _instance_rows(inst)
+            row, disk, forwards, tags = _instance_rows(inst, paths.disks)
             db.table("instances").insert(row)
             db.table("disks").insert(disk)
             db.table("forwards").insert_all(forwards)
@@ -102,7 +112,9 @@ def load_demo(home: Path) -> Path:
              for e in data["events"]]
         )
         _network_rows(db, data)
-        db.table("disks").insert_all(data.get("disks", []))  # data disks, some attached
+        db.table("disks").insert_all(  # data disks, some attached
+            [{**d, "path": placeholder(paths.disks / Path(d["path"]).name)}
+             for d in data.get("disks", [])])
         db.table("snapshots").insert_all(data.get("snapshots", []))  # a tree on db-1-data
     _metric_rows(store)
     path = store.path
@@ -217,6 +229,7 @@ def load_bulk(home: Path, count: int, prefix: str = "vm") -> None:
         load_demo(home)
         store = _open(Path(home))
     image_ids = [i["id"] for i in data["images"][:3]]
+    disk_dir = Paths.from_env(str(home)).disks
     base_port = 20000
     with store.transaction() as db:
         rows: list[dict[str, Any]] = []
@@ -237,7 +250,7 @@ def load_bulk(home: Path, count: int, prefix: str = "vm") -> None:
                 ],
                 "disk_gib": 1,
             }
-            row, disk, fwd, tag = _instance_rows(inst)
+            row, disk, fwd, tag = _instance_rows(inst, disk_dir)
             rows.append(row)
             disks.append(disk)
             forwards += fwd

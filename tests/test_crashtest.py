@@ -1,5 +1,6 @@
-"""The crash test's CI subset: lecs SIGKILLed at every crash point of the core operations
-(the first passage of each), recovered by the next process, checked, retried."""
+"""The crash test's CI subset: lecs SIGKILLed at every crash point (the first passage of each)
+of the operations that meet each recovery handler (scripts/crashtest's CI), recovered by the
+next process, checked, retried. `scripts/crashtest` without --ci runs every case."""
 
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from backend import Cloud
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -195,6 +197,28 @@ def test_a_disk_whose_file_is_gone_shows_as_error(home: Path, tiny_guest: Path) 
     deleted = lecs(home, "disk", "delete", "gone", "--yes")
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(lecs(home, "disk", "list", "--json").stdout) == []
+
+
+def test_the_demo_files_are_there_and_a_relative_or_home_path_is_checked(
+        demo_cloud: Cloud, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo inventory's disk and image files exist (placeholders in its LECS_HOME), so
+    nothing of it reads as missing; a `~/…` or relative path is checked as it stands, like
+    any other, not skipped."""
+    disks, images = demo_cloud.disks.list(), demo_cloud.images.list()
+    assert disks and images
+    assert [d.problem for d in disks if d.problem] == []  # (a demo disk may be in error)
+    assert [i.problem for i in images if i.problem] == []
+    assert all(d.path.startswith(f"{home}/disks/") for d in disks)
+    disks = [d for d in disks if d.state.value in ("available", "in-use")]  # checked ones
+    with demo_cloud.store.transaction() as db:  # rows written by something other than lecs
+        db.execute("UPDATE disks SET path = ? WHERE name = ?", ["~/d1.qcow2", disks[0].name])
+        db.execute("UPDATE disks SET path = ? WHERE name = ?", ["d2.qcow2", disks[1].name])
+    monkeypatch.chdir(tmp_path)
+    gone = {d.name: d.problem for d in demo_cloud.disks.list() if d.problem}
+    assert gone == {disks[0].name: "its file ~/d1.qcow2 is missing",
+                    disks[1].name: "its file d2.qcow2 is missing"}
+    (tmp_path / "d2.qcow2").touch()  # relative to where lecs runs: there now
+    assert [d.name for d in demo_cloud.disks.list() if d.problem] == [disks[0].name]
 
 
 def test_an_image_or_backup_whose_file_is_gone_shows_as_error(home: Path, tmp_path: Path,

@@ -17,10 +17,11 @@ def missing_file(*paths: str | None) -> str:
     """'its file X is missing' for the first of `paths` that is gone, else "".
 
     For reads that check a row against reality without writing (a row whose file is gone
-    shows as error). lecs writes absolute paths only; others (the demo's `~/…`) are skipped.
+    shows as error). Every path is checked as it is recorded: a relative or `~/…` one is
+    opened as it stands too (lecs writes absolute paths; the demo makes placeholder files).
     """
     for path in paths:
-        if path and os.path.isabs(path) and not os.path.exists(path):
+        if path and not os.path.exists(path):
             return f"its file {path} is missing"
     return ""
 

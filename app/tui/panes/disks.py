@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
+from app.render import home_path
 from app.tui.panes.base import Pane
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from backend.inventory.records import Disk, DiskState
@@ -20,11 +22,12 @@ STATE_STYLE = {DiskState.IN_USE: "ok", DiskState.AVAILABLE: "stopped", DiskState
                DiskState.CREATING: "busy", DiskState.RESIZING: "busy"}
 
 
-def disk_row(disk: Disk, owner: str, snapshots: int = 0) -> Row:
+def disk_row(disk: Disk, owner: str, snapshots: int = 0, home: Path | None = None) -> Row:
     cells = (
         disk.name, disk.id, f"{disk.size_gib} GiB", disk.format, disk.role, disk.state.value,
         owner or "-", "yes" if disk.delete_with_instance else "no",
-        "yes" if disk.encrypted else "no", str(snapshots) if snapshots else "-", disk.path,
+        "yes" if disk.encrypted else "no", str(snapshots) if snapshots else "-",
+        home_path(disk.path, home),
     )
     styles = ("", "muted", "", "", "", STATE_STYLE.get(disk.state, ""), "", "", "", "",
               "muted")
@@ -88,8 +91,9 @@ class DisksPane(Pane):
         if seen == self._seen and self.table.rows:
             return
         self._seen = seen
+        home = cloud.paths.home
         self.set_rows([disk_row(d, owners.get(d.instance_id or "", d.instance_id or ""),
-                                counts[d.id]) for d in disks])
+                                counts[d.id], home) for d in disks])
 
     def _key(self) -> str | None:
         return self.table.current_key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.table import Table
@@ -11,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from app.render import size
+from app.render import home_path, size
 from app.tui.widgets.cells import when
 from app.tui.widgets.guard import Guarded
 from app.tui.widgets.vtable import Column, Row, VirtualTable
@@ -66,7 +67,7 @@ def snapshot_rows(tree: list[tuple[int, Snapshot]]) -> list[Row]:
     return rows
 
 
-def properties(disk: Disk, owner: str, head: str) -> Table:
+def properties(disk: Disk, owner: str, head: str, home: Path | None = None) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -82,7 +83,7 @@ def properties(disk: Disk, owner: str, head: str) -> Table:
     for n in range(0, len(pairs), 2):
         (k1, v1), (k2, v2) = pairs[n], pairs[n + 1]
         grid.add_row(k1, Text(v1), k2, Text(v2))
-    grid.add_row("Path", Text(disk.path))
+    grid.add_row("Path", Text(home_path(disk.path, home)))
     return grid
 
 
@@ -136,7 +137,8 @@ class DiskDetailScreen(Guarded, Screen[None]):
         head = next((s.name for _, s in tree if s.current), "")
         title.update(f"[b]Disk {disk.name}[/b] · {disk.state.value} · {len(tree)} snapshot"
                      f"{'' if len(tree) == 1 else 's'} · esc back")
-        self.query_one("#disk-props", Static).update(properties(disk, owner_text, head))
+        self.query_one("#disk-props", Static).update(properties(disk, owner_text, head,
+                                                                    cloud.paths.home))
         self.query_one(VirtualTable).set_rows(snapshot_rows(tree))
 
     def current(self) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.table import Table
@@ -12,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from app.render import duration
+from app.render import duration, home_path
 from app.tui.widgets.cells import params_text, tags_text, when
 from app.tui.widgets.guard import Guarded
 from backend.compute.records import Instance
@@ -50,12 +51,13 @@ def properties(inst: Instance, now: float) -> Table:
     return grid
 
 
-def disks(inst: Instance) -> Table:
+def disks(inst: Instance, home: Path | None = None) -> Table:
     table = _grid("Disks")
     for col in ("NAME", "ID", "SIZE", "FORMAT", "ROLE", "STATE", "PATH"):
         table.add_column(col, overflow="fold" if col == "PATH" else "ellipsis")
     for d in inst.disks:
-        table.add_row(d.name, d.id, f"{d.size_gib} GiB", d.format, d.role, d.state.value, d.path)
+        table.add_row(d.name, d.id, f"{d.size_gib} GiB", d.format, d.role, d.state.value,
+                      home_path(d.path, home))
     return table
 
 
@@ -123,7 +125,7 @@ class InstanceDetailScreen(Guarded, Screen[None]):
             return
         title.update(f"[b]Instance {inst.name}[/b] · {inst.state.value} · esc back")
         self.query_one("#detail-props", Static).update(properties(inst, self.lecs.clock()))
-        self.query_one("#detail-disks", Static).update(disks(inst))
+        self.query_one("#detail-disks", Static).update(disks(inst, self.lecs.cloud.paths.home))
         self.query_one("#detail-net", Static).update(network(inst))
         events = self.lecs.cloud.audit.list(resource=inst.id, limit=8)
         self.query_one("#detail-events", Static).update(recent(events))

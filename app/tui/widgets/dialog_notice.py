@@ -1,7 +1,7 @@
 """Notifications while a dialog is open: one line above it instead of toasts over it.
 
 Textual's toasts stack at the bottom right, where an 80×24 dialog has its buttons (and the
-tags dialog its input). While a modal dialog is on top, themes/lecs.tcss hides the toasts
+tags dialog its input). While a modal dialog is on top, themes/dialogs.tcss hides the toasts
 and the App puts the newest notice here, docked to the screen's top line, outside the dialog;
 the toasts still there show once the dialog closes.
 """

@@ -30,9 +30,19 @@ MARK_WIDTH = 2
 TAG_WIDTH = 5  # " +N ›" at the header's end when columns are left out
 
 
-def text_width(text: str) -> int:
-    """Cells `text` takes: len() for ASCII (most cells), rich's wide-character table else."""
-    return len(text) if text.isascii() else cell_len(text)
+def widest(cells: Sequence[str], cap: int) -> int:
+    """The widest of a column's cells, up to `cap` (wider ones are cut anyway): len() over all
+    of them at C speed when the column is ASCII (most are); else rich's wide-character table
+    for the cells that could still be wider (a cell takes at most two cells a character)."""
+    best = min(max(map(len, cells), default=0), cap)
+    if "".join(cells).isascii():
+        return best
+    best = min(max((len(c) for c in cells if c.isascii()), default=0), cap)
+    for cell in sorted((c for c in cells if not c.isascii()), key=len, reverse=True):
+        if best >= cap or 2 * len(cell) <= best:
+            break
+        best = min(max(best, cell_len(cell)), cap)
+    return best
 
 
 class VirtualTable(Guarded, ScrollView, can_focus=True):
@@ -119,10 +129,10 @@ class VirtualTable(Guarded, ScrollView, can_focus=True):
         keys = {r.key for r in self.rows}
         self.marked &= keys
         self.unseen_keys &= keys
-        natural = []
-        for index, column in enumerate(self.columns):
-            widest = max((text_width(r.cells[index]) for r in self.rows), default=0)
-            natural.append(max(column.min_width, len(column.label), min(widest, column.max_width)))
+        by_column = list(zip(*(r.cells for r in self.rows), strict=False))
+        by_column += [()] * (len(self.columns) - len(by_column))
+        natural = [max(c.min_width, len(c.label), widest(cells, c.max_width))
+                   for c, cells in zip(self.columns, by_column, strict=False)]
         if natural != self._natural:
             self._natural = natural
             self._layout_width = -1
