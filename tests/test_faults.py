@@ -291,3 +291,22 @@ def test_doctor_finds_images_stored_before_imports_were_checked(home: Path,
     checks = {c["check"]: c for c in json.loads(lecs(home, "doctor", "--json").stdout)}
     assert not checks["disk chains"]["ok"]
     assert "image old" in checks["disk chains"]["detail"]
+
+
+def test_first_use_on_a_full_disk_is_one_line_and_leaves_no_files(small_home: Path,
+                                                                  tiny_guest: Path) -> None:
+    """A fresh inventory on a full disk: registering the tiny guest (a copy of its kernel and
+    initrd) fails in one line, and the journal takes back what the copy had written."""
+    home = small_home
+    with open(home.parent / "filler", "wb") as out:  # leave ~2 MiB: room for the inventory only
+        left = shutil.disk_usage(home.parent).free - (2 << 20)
+        while left > 0:
+            left -= out.write(b"\0" * min(left, 1 << 20))
+    listed = lecs(home, "instance", "list")
+    one_line(listed, "cannot register the tiny guest")
+    assert "no space left" in listed.stderr.lower(), listed.stderr
+    assert [p for p in (home / "images").rglob("*") if p.is_file()] == []
+    (home.parent / "filler").unlink()
+    again = lecs(home, "image", "list", "--json")
+    assert again.returncode == 0, again.stderr
+    assert [i["name"] for i in json.loads(again.stdout)] == ["tiny"]

@@ -7,6 +7,7 @@ are imported on first use: keeps the dashboard's first frame quick.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import os
@@ -18,7 +19,13 @@ from typing import Any
 
 from backend.inventory import journal, validate
 from backend.inventory.audit import Audit
-from backend.inventory.errors import ConflictError, NotFoundError, StateError, ValidationError
+from backend.inventory.errors import (
+    ConflictError,
+    LecsError,
+    NotFoundError,
+    StateError,
+    ValidationError,
+)
 from backend.inventory.ids import new_id
 from backend.inventory.journal import Journal, journaled
 from backend.inventory.locks import Locks
@@ -235,7 +242,14 @@ class Images:
         async with self.locks.hold("first-use"):
             if self.store.row("SELECT id FROM images WHERE name = ?", [TINY]):
                 return None
-            return await self._register_tiny()
+            try:
+                return await self._register_tiny()
+            except OSError as exc:  # a full or read-only disk: the journal took the files back
+                why = exc.strerror or str(exc)
+                full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                raise LecsError(f"cannot register the tiny guest under {self.paths.home}: "
+                                f"{why[:1].lower()}{why[1:]}"
+                                + (" (free some space and retry)" if full else "")) from None
 
     async def _register_tiny(self) -> Image | None:
         directory = guest_dir()
