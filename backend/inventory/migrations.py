@@ -28,6 +28,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("backend.images.schema",),  # 5: image_disks: full-instance images
     ("backend.inventory.schema",),  # 6: the operation journal
     ("backend.network.schema",),  # 7: instances.user_data_ran (once-per-instance user-data)
+    (),  # 8: another branch's step (the integrator renumbers at merge)
+    (),  # 9: another branch's step (the integrator renumbers at merge)
+    ("backend.network.schema",),  # 10: forwards: one per host port (unique index)
 )
 LATEST = len(MIGRATIONS)
 

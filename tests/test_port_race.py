@@ -1,0 +1,131 @@
+"""Parallel creates never give two forwards one host port (SQLite arbitrates: the ports are
+chosen inside the write transaction that stores them, and a unique index on forwards).
+
+Each instance is in a group forwarding 64 ports, so sixteen parallel creates hold hundreds
+of host ports: with the ports read outside the write transaction (main before this fix),
+two creates regularly recorded the same one. Real `lecs` processes, a real SQLite file and
+real QEMUs, which must listen on exactly the ports recorded for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import psutil
+import pytest
+
+from backend import Cloud
+from tests.test_parallel import _all, _lecs, _no_internal_errors, _spawn
+
+pytestmark = pytest.mark.qemu
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "inventory-schema5.db"
+WIDE = ["--direction", "ingress", "--protocol", "tcp", "--port", "20000-20063",
+        "--cidr", "127.0.0.1/32"]
+
+
+def _forwards(home: Path) -> list[tuple[str, str, str, int, int]]:
+    conn = sqlite3.connect(home / "lecs.db")
+    try:
+        return conn.execute("SELECT instance_id, protocol, host_addr, host_port, guest_port"
+                            " FROM forwards").fetchall()
+    finally:
+        conn.close()
+
+
+def _no_duplicate_port(rows: list[tuple[str, str, str, int, int]]) -> None:
+    ports = [r[3] for r in rows]
+    twice = sorted({p for p in ports if ports.count(p) > 1})
+    assert not twice, f"host ports recorded twice: {twice}"
+
+
+def _listening(pid: int) -> set[int]:
+    return {c.laddr.port for c in psutil.Process(pid).net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN}
+
+
+def _wide_group(home: Path) -> None:
+    assert _lecs(home, "sg", "create", "wide").returncode == 0
+    added = _lecs(home, "sg", "rule-add", "wide", *WIDE)
+    assert added.returncode == 0, added.stderr
+
+
+def test_parallel_creates_record_each_host_port_once_and_qemu_listens_on_it(
+        home: Path, tiny_guest: Path) -> None:
+    _wide_group(home)
+    started, stopped = [f"up{i}" for i in range(4)], [f"down{i}" for i in range(12)]
+    base = ["--image", "tiny", "--type", "t1.nano", "--sg", "wide"]
+    try:
+        results = _all([_spawn(home, "instance", "create", n, *base) for n in started]
+                       + [_spawn(home, "instance", "create", n, *base, "--no-start")
+                          for n in stopped])
+        _no_internal_errors(results)
+        rows = _forwards(home)
+        _no_duplicate_port(rows)
+        assert [code for code, _, _ in results] == [0] * 16, [e for _, _, e in results]
+        assert len(rows) == 16 * 64
+        # Two stopped ones start at once: their ports stayed theirs, QEMU opens them.
+        _no_internal_errors(_all([_spawn(home, "instance", "start", n) for n in stopped[:2]]))
+        after = _forwards(home)
+        assert sorted(after) == sorted(rows)
+        listed = {i["name"]: i for i in json.loads(
+            _lecs(home, "instance", "list", "--json").stdout)}
+        for name in started + stopped[:2]:
+            inst = listed[name]
+            assert inst["state"] == "running", inst
+            recorded = {r[3] for r in after if r[0] == inst["id"]}
+            assert len(recorded) == 64
+            assert recorded <= _listening(inst["pid"]), name
+    finally:
+        _all([_spawn(home, "instance", "delete", n, "--yes") for n in started + stopped])
+
+
+def test_parallel_creates_in_one_process_record_each_host_port_once(
+        home: Path, tiny_guest: Path) -> None:
+    """Tasks of one process (what `instance create --count N` does) share a connection."""
+    _wide_group(home)
+
+    async def run() -> None:
+        cloud = await Cloud.open(str(home))
+        try:
+            await asyncio.gather(*(cloud.instances.create(
+                f"task{i}", "tiny", "t1.nano", sgs=["wide"], start=False) for i in range(10)))
+        finally:
+            cloud.close()
+
+    asyncio.run(run())
+    rows = _forwards(home)
+    assert len(rows) == 10 * 64
+    _no_duplicate_port(rows)
+
+
+def test_migration_moves_a_duplicate_host_port_to_the_later_row(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    shutil.copy(FIXTURE, home / "lecs.db")
+    conn = sqlite3.connect(home / "lecs.db")
+    try:  # what two racing creates left: db-1's ssh forward on web-1's host port
+        conn.execute("UPDATE forwards SET host_port = 40122"
+                     " WHERE instance_id = 'i-db01cccccc' AND guest_port = 22")
+        conn.commit()
+    finally:
+        conn.close()
+    before = _forwards(home)
+    asyncio.run(Cloud.open(str(home))).close()
+    after = {(r[0], r[4]): r[3] for r in _forwards(home)}
+    assert len(after) == len(before)
+    assert after[("i-web1aaaaaa", 22)] == 40122  # the earlier row keeps its port
+    assert after[("i-db01cccccc", 22)] not in {40122, *(r[3] for r in before)}
+    assert all(after[(r[0], r[4])] == r[3] for r in before if r[0] != "i-db01cccccc"
+               or r[4] != 22)
+    conn = sqlite3.connect(home / "lecs.db")
+    try:  # and SQLite refuses the next duplicate
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("UPDATE forwards SET host_port = 40122"
+                         " WHERE instance_id = 'i-web2bbbbbb' AND guest_port = 22")
+    finally:
+        conn.close()
