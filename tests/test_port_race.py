@@ -19,6 +19,8 @@ import psutil
 import pytest
 
 from backend import Cloud
+from backend.network import usermode
+from backend.network.records import Action, Direction, Protocol, Rule
 from tests.test_parallel import _all, _lecs, _no_internal_errors, _spawn
 
 pytestmark = pytest.mark.qemu
@@ -129,3 +131,49 @@ def test_migration_moves_a_duplicate_host_port_to_the_later_row(tmp_path: Path) 
                          " WHERE instance_id = 'i-web2bbbbbb' AND guest_port = 22")
     finally:
         conn.close()
+
+
+def test_a_group_change_whose_port_a_parallel_writer_took_is_planned_again(
+        home: Path, tiny_guest: Path) -> None:
+    """A security group change picks new forwards' ports before its write transaction (a
+    running QEMU opens them first). A writer that records one of them meanwhile wins: the
+    unique index refuses the change's store, and it is planned again from the ports
+    recorded by then. The parallel writer is a second SQLite connection, run at the moment
+    the change reads the rules (after it read the ports recorded)."""
+    guest = 20100
+
+    async def run() -> tuple[int, dict[int, int], int]:
+        cloud = await Cloud.open(str(home))
+        try:
+            mine = await cloud.instances.create("mine", "tiny", "t1.nano", start=False)
+            other = await cloud.instances.create("other", "tiny", "t1.nano", start=False)
+            enforcer = cloud.instances.net.enforcer
+            group = enforcer.group_ids(mine.id)[0]
+            rules = enforcer.rules_of([group]) + [Rule(
+                "r-race", group, Direction.INGRESS, Protocol.TCP, guest, guest,
+                "127.0.0.1/32", Action.ALLOW, 1)]
+            taken = usermode.preferred_port(mine.id, "tcp", "127.0.0.1", guest)
+            plans: list[str] = []
+
+            def rules_for(instance_id: str) -> list[Rule]:
+                if not plans:
+                    side = sqlite3.connect(home / "lecs.db")
+                    try:
+                        side.execute("INSERT INTO forwards VALUES (?, 'tcp', '127.0.0.1', ?,"
+                                     " 9999)", [other.id, taken])
+                        side.commit()
+                    finally:
+                        side.close()
+                plans.append(instance_id)
+                return rules
+
+            await enforcer.change([mine.id], rules_for, lambda db: None)
+            ports = {r[4]: r[3] for r in _forwards(home) if r[0] == mine.id}
+            return taken, ports, len(plans)
+        finally:
+            cloud.close()
+
+    taken, ports, plans = asyncio.run(run())
+    _no_duplicate_port(_forwards(home))
+    assert guest in ports and ports[guest] != taken
+    assert plans == 2
