@@ -28,6 +28,7 @@ from backend.inventory.store import Store
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from backend.compute.operations import InstanceOps
     from backend.compute.watch import InstanceWatcher
     from backend.monitoring.alarms import Alarms
     from backend.monitoring.service import Metrics
@@ -57,6 +58,13 @@ class Cloud:
             self.journal,
         )
         self._recovery_handlers()
+
+    @cached_property
+    def instance_ops(self) -> InstanceOps:
+        """Pause, resume, rename, console output, … (backend/compute/operations.py)."""
+        from backend.compute.operations import InstanceOps
+
+        return InstanceOps(self.instances)
 
     # Network: security groups, key pairs, bridge networks (backend/network), the ones the
     # instances use.
@@ -190,6 +198,24 @@ class Cloud:
         async def seed_sync(action: str, data: dict[str, Any]) -> None:
             self.instances.net.sync_seed(str(data["instance"]))
 
+        async def instance_runstate(action: str, data: dict[str, Any]) -> None:
+            from backend.compute import pause_resume
+
+            await pause_resume.follow_runstate(self.instances, action, data)
+
+        async def instance_rebuild(action: str, data: dict[str, Any]) -> None:
+            from backend.compute import rebuild
+
+            await rebuild.recover(self.instances, action, data)
+
+        async def clone_jobs(action: str, data: dict[str, Any]) -> None:
+            from backend.compute import clone
+
+            await clone.abort_jobs(self.instances, action, data)
+
+        self.journal.handle("instance.clone-jobs", clone_jobs)
+        self.journal.handle("instance.rebuild", instance_rebuild)
+        self.journal.handle("instance.runstate", instance_runstate)
         self.journal.handle("seed.sync", seed_sync)
         self.journal.handle("passt", passt_repair)
         self.journal.handle("image.purge", image_purge)

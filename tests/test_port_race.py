@@ -86,20 +86,12 @@ def test_parallel_creates_record_each_host_port_once_and_qemu_listens_on_it(
         _all([_spawn(home, "instance", "delete", n, "--yes") for n in started + stopped])
 
 
-def test_parallel_creates_in_one_process_record_each_host_port_once(
-        home: Path, tiny_guest: Path) -> None:
-    """Tasks of one process (what `instance create --count N` does) share a connection."""
+def test_create_count_records_each_host_port_once(home: Path, tiny_guest: Path) -> None:
+    """`instance create NAME --count N` creates side by side in one process (one connection)."""
     _wide_group(home)
-
-    async def run() -> None:
-        cloud = await Cloud.open(str(home))
-        try:
-            await asyncio.gather(*(cloud.instances.create(
-                f"task{i}", "tiny", "t1.nano", sgs=["wide"], start=False) for i in range(10)))
-        finally:
-            cloud.close()
-
-    asyncio.run(run())
+    made = _lecs(home, "instance", "create", "task", "--count", "10", "--image", "tiny",
+                 "--type", "t1.nano", "--sg", "wide", "--no-start")
+    assert made.returncode == 0, made.stderr
     rows = _forwards(home)
     assert len(rows) == 10 * 64
     _no_duplicate_port(rows)

@@ -73,6 +73,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         server.shutdown()
 
 
+@pytest.mark.timeout(360)  # ~50 commands, four guest boots: ~130 s here, more under load
 def test_readme_cli_examples_run_as_written(home: Path, tmp_path: Path, tiny_guest: Path,
                                             served: tuple[str, str]) -> None:
     url, digest = served

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from app import render
+from app.cli import instance_ops
 from app.cli.output import Handler, confirm, destructive, noun, out, progress_bar, verb
 from backend import Cloud
 from backend.inventory.errors import LecsError, ValidationError
@@ -26,6 +27,8 @@ def _instance_rows(instances: list[Any]) -> str:
 def _instance_detail(inst: Any, answer: str = "", egress: str = "",
                      seed: dict[str, str] | None = None) -> str:
     state = inst.state.value + (f", {answer}" if answer else "")
+    if inst.state is InstanceState.PAUSED and not inst.last_error:  # not an I/O error's pause
+        state += f" (lecs instance pause; `lecs instance resume {inst.name}` continues it)"
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
         f"type:      {inst.type} ({inst.vcpus} vCPU, {inst.memory_mib} MiB)",
@@ -108,12 +111,16 @@ async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
     from backend.network.instance_net import check_user_data_file
 
     user_data = check_user_data_file(args.user_data) if args.user_data else None
-    inst = await cloud.instances.create(
-        args.name, args.image, args.type or cloud.types.default(), tags=parse_tags(args.tag),
+    create: dict[str, Any] = dict(
+        image=args.image, itype=args.type or cloud.types.default(), tags=parse_tags(args.tag),
         disk_gib=args.disk,
         start=not args.no_start, wait=args.wait, wait_timeout=args.timeout,
         sgs=args.sg or None, keypair=args.keypair, user_data=user_data,
         hostname=args.hostname, network=args.network)
+    if args.count is not None:  # NAME-1 … NAME-N, side by side
+        await instance_ops.create_many(cloud, args, **create)
+        return
+    inst = await cloud.instances.create(args.name, **create)
     out(args, inst, lambda: f"created {inst.name} ({inst.id}): {inst.state.value}, ports "
         + " ".join(f"{f.host_addr}:{f.host_port}->{f.guest_port}" for f in inst.forwards))
 
@@ -214,21 +221,21 @@ def register(nouns: Any) -> None:
     p.add_argument("--network", help="a bridge network (root); default user-mode networking")
     p.add_argument("--wait", action="store_true", help="wait until the guest is ready")
     p.add_argument("--timeout", type=float, default=120.0)
-    p = verb(ins, "start", _power("start"), "start a stopped instance")
-    p.add_argument("instance")
+    p.add_argument("--count", type=int, metavar="N", help="make NAME-1 … NAME-N side by side")
+    bulk, several = instance_ops.bulk, instance_ops.several  # several names, --tag, --all
+    p = several(verb(ins, "start", bulk("start", _power("start")), "start stopped instances"))
     p.add_argument("--wait", action="store_true")
     p.add_argument("--timeout", type=float, default=120.0)
-    p = verb(ins, "stop", _power("stop"), "ACPI power-off (pressed again every 3 s), then"
-             " quit after --timeout")
-    p.add_argument("instance")
+    p = several(verb(ins, "stop", bulk("stop", _power("stop")), "ACPI power-off (pressed again"
+                     " every 3 s), then quit after --timeout"))
     p.add_argument("--timeout", type=float, default=None, help="seconds (default 30)")
-    p = verb(ins, "reboot", _power("reboot"), "reset the instance")
-    p.add_argument("instance")
+    p = several(verb(ins, "reboot", bulk("reboot", _power("reboot")), "reset instances"))
     p.add_argument("--wait", action="store_true", help="until the guest is up again")
     p.add_argument("--timeout", type=float, default=120.0)
     verb(ins, "force-stop", _power("force-stop"), "power off at once").add_argument("instance")
-    p = verb(ins, "delete", instance_delete, "delete an instance and its system disk")
-    destructive(p).add_argument("instance")
+    p = verb(ins, "delete", bulk("delete", instance_delete), "delete instances and their"
+             " system disks")
+    several(destructive(p))
     p = verb(ins, "tag", instance_tag, "add or remove tags")
     p.add_argument("instance")
     p.add_argument("--tag", action="append", default=[], help="KEY=VALUE to set")
@@ -244,3 +251,4 @@ def register(nouns: Any) -> None:
     _ssh_options(p).add_argument("instance")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND …: run it instead of"
                    " a login shell")
+    instance_ops.register(ins)

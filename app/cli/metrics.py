@@ -38,12 +38,12 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{value:.2f}"
 
 
-def _resource(cloud: Cloud, ref: str) -> tuple[str, str, bool]:
-    """(id, display name, running) of an instance, or the host."""
+def _resource(cloud: Cloud, ref: str) -> tuple[str, str, str]:
+    """(id, display name, state) of an instance, or the host ("running")."""
     if ref == HOST:
-        return HOST, HOST, True
+        return HOST, HOST, InstanceState.RUNNING.value
     inst = cloud.instances.get(ref)
-    return inst.id, inst.name, inst.state is InstanceState.RUNNING
+    return inst.id, inst.name, inst.state.value
 
 
 def _summary(cloud: Cloud, resource: str, name: str, since: float,
@@ -67,7 +67,8 @@ def _summary(cloud: Cloud, resource: str, name: str, since: float,
 
 async def metric_show(cloud: Cloud, args: argparse.Namespace) -> None:
     since = parse_duration(args.since, "--since")
-    resource, name, running = _resource(cloud, args.instance)
+    resource, name, state = _resource(cloud, args.instance)
+    running = state in (InstanceState.RUNNING, InstanceState.PAUSED)  # a paused QEMU is sampled
     status = cloud.metrics.status()
     latest = cloud.metrics.latest().get(resource)
     note = ""
@@ -79,15 +80,18 @@ async def metric_show(cloud: Cloud, args: argparse.Namespace) -> None:
                 "`lecs metric watch` running for history")
     elif not running:
         note = "instance is not running: history only"
+    if state == InstanceState.PAUSED:
+        note = "; ".join(x for x in (f"instance is paused: its vCPUs are stopped (lecs instance"
+                                     f" resume {name})", note) if x)
     sampled = None if latest is None else latest.t
     metrics = {m: _summary(cloud, resource, m, since, latest) for m in scope_metrics(resource)}
     sampler = {"pid": status.holder_pid, "interval": status.interval}
-    value = {"resource": resource, "name": name, "since": since, "sampler": sampler,
+    value = {"resource": resource, "name": name, "state": state, "since": since, "sampler": sampler,
              "sampled_at": sampled, "note": note, "metrics": metrics}
 
     def text() -> str:
         who = f"pid {status.holder_pid}" if status.holder_pid else "none"
-        head = f"{name} ({resource}) · last {render.duration(since)} · sampler: {who}"
+        head = f"{name} ({resource}, {state}) · last {render.duration(since)} · sampler: {who}"
         if sampled is not None:
             age = max(0.0, time.time() - sampled)
             head += f" · latest sampled {render.when(sampled)} ({age:.0f}s ago)"

@@ -50,6 +50,7 @@ def key_tables(everywhere: Sequence[BindingType]) -> list[KeyTable]:
     from app.tui.screens.backup_list import BackupsScreen
     from app.tui.screens.confirm import ConfirmScreen
     from app.tui.screens.console import ConsoleScreen
+    from app.tui.screens.console_log import ConsoleLogScreen
     from app.tui.screens.create_instance import CreateInstanceScreen
     from app.tui.screens.disk_detail import DiskDetailScreen
     from app.tui.screens.instance_detail import InstanceDetailScreen
@@ -82,6 +83,7 @@ def key_tables(everywhere: Sequence[BindingType]) -> list[KeyTable]:
                          ("g", "Newest first: the title's 'N new' counts the ones above")]),
         ("Instance details", rows(InstanceDetailScreen.BINDINGS)),
         ("Serial console", rows(ConsoleScreen.BINDINGS)),
+        ("Console output (L on Instances)", rows(ConsoleLogScreen.BINDINGS)),
         ("Dialogs", rows(CreateInstanceScreen.BINDINGS) + rows(ConfirmScreen.BINDINGS)),
         ("Filter prompt (/)", [("enter", "Keep the filter"), ("esc", "Clear the filter"),
                                *FILTER_HELP]),

@@ -7,6 +7,10 @@ says `paused`, its `last_error` names the disk and the cause, and once every fil
 holds the instance's disks has `RESUME_FREE` bytes free again, `cont` lets the guest retry
 the write (if that fails again, QEMU stops it again and the next look pauses it again).
 
+A user's pause (`lecs instance pause`, backend/compute/pause_resume.py) is QEMU runstate
+`paused`, not `io-error`: its row says `paused` with no `last_error`, and nothing here ever
+resumes it (the two causes are kept apart by QEMU's own runstate).
+
 The row only ever follows what QEMU reports (`query-status`), so this is safe from any
 process at any time and idempotent: a process killed between `cont` and the row update
 leaves a running QEMU behind a `paused` row, which the next look sets back to running.
@@ -28,6 +32,8 @@ from backend.inventory.store import Store
 
 RESUME_FREE = 16 * 1024 * 1024  # bytes free on each disk's filesystem before `cont`
 IO_ERROR = "io-error"  # QEMU's runstate for a guest stopped by a failed disk request
+USER_PAUSED = "paused"  # QEMU's runstate after QMP `stop` (`lecs instance pause`): never
+#                         resumed here, only by `lecs instance resume` (pause_resume.py)
 PAUSED_PREFIX = "paused: "
 CAUSES = {"nospace": "no space left on the host's disk", "failed": "a disk I/O error"}
 
@@ -101,6 +107,9 @@ async def follow(
             return False
         if status == "running" and row["state"] == S.PAUSED:
             _set(store, audit, row, S.RUNNING, "")
+            return True
+        if status == USER_PAUSED and row["state"] == S.RUNNING:  # a pause's row update lost
+            _set(store, audit, row, S.PAUSED, "")
             return True
         return False
     finally:

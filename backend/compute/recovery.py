@@ -80,7 +80,7 @@ async def purge(inst: Instances, action: str, data: dict[str, Any]) -> None:
         for disk_id in data.get("disks", []):
             key_path(inst.paths, str(disk_id)).unlink(missing_ok=True)
     inst.locks.forget(instance_id)
-    verb = "rolled back" if action.endswith("create") else "finished"
+    verb = "rolled back" if action.endswith(("create", "clone")) else "finished"
     inst.audit.record("instance.recover", instance_id,
                       {"interrupted": action, "outcome": f"{verb}: deleted"}, "success", "")
 

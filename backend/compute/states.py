@@ -13,7 +13,16 @@ ALLOWED: dict[str, frozenset[S]] = {
     "delete": frozenset({S.PENDING, S.RUNNING, S.PAUSED, S.STOPPED, S.ERROR, S.STARTING, S.STOPPING,
                          S.REBOOTING}),
     "console": frozenset({S.RUNNING, S.PAUSED, S.STARTING, S.REBOOTING}),
+    "pause": frozenset({S.RUNNING}),
+    "resume": frozenset({S.PAUSED}),
+    "rename": frozenset({S.PENDING, S.RUNNING, S.PAUSED, S.STOPPED, S.ERROR, S.STARTING,
+                         S.STOPPING, S.REBOOTING}),
+    "resize": frozenset({S.STOPPED}),
+    "rebuild": frozenset({S.STOPPED}),
+    "clone": frozenset({S.STOPPED, S.RUNNING}),
 }
+# What to do first, when the usual way there is one step (ECS: IncorrectInstanceStatus).
+HINTS: dict[str, str] = {"resize": "stop it first", "rebuild": "stop it first"}
 
 
 def check(operation: str, state: S, name: str) -> None:
@@ -22,6 +31,8 @@ def check(operation: str, state: S, name: str) -> None:
         can = ", ".join(sorted(s.value for s in allowed))
         raise StateError(
             f"cannot {operation} instance {name!r}: it is {state.value} ({operation} needs {can})"
+            + (f"; {HINTS[operation]}" if operation in HINTS and state in (S.RUNNING, S.PAUSED)
+               else "")
         )
 
 

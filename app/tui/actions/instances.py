@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
+from app.tui.actions.instance_ops import InstanceOpsActions
 from app.tui.widgets.guard import Guarded
 from backend import Cloud
 from backend.compute.records import Instance
@@ -15,7 +16,7 @@ from backend.inventory.errors import LecsError
 from backend.inventory.records import InstanceState
 
 
-class InstanceActions(Guarded, App[None]):
+class InstanceActions(InstanceOpsActions, Guarded, App[None]):
     """Screens and confirmations; LecsApp supplies the inventory and `run_op`."""
 
     cloud: Cloud

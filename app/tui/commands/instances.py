@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+from app.tui.commands.instance_ops import instance_ops_commands
+
 if TYPE_CHECKING:
     from app.tui.commands.palette import Command, Controls
 
@@ -30,6 +32,7 @@ def instance_commands(app: Controls) -> Iterator[Command]:
         yield f"Tags {inst.name}", f"{ref}: edit tags", partial(app.open_tags, inst.id)
         for op, label, what in INSTANCE_OPS:
             yield f"{label} {inst.name}", f"{ref}: {what}", partial(app.instance_op, op, inst.id)
+        yield from instance_ops_commands(app, inst)
     for image in app.cloud.images.list():
         yield f"Delete image {image.name}", f"{image.id}: asks first", \
             partial(app.delete_image, image.id)

@@ -95,6 +95,17 @@ class InstancesPane(Pane):
                 tooltip="Force-stop: kill QEMU (asks first)"),
         Binding("D", "delete", "Delete", tooltip="Delete with the system disk (asks first)"),
         Binding("t", "tags", "Tags", show=False, tooltip="Edit tags"),
+        Binding("z", "pause", "Pause", show=False,
+                tooltip="Pause the marked (or current) running instances, resume paused ones"),
+        Binding("e", "rename", "Rename", show=False, tooltip="Rename the instance"),
+        Binding("T", "resize", "Resize", show=False,
+                tooltip="Change the type of a stopped instance (pick from the list)"),
+        Binding("B", "rebuild", "Rebuild", show=False,
+                tooltip="New system disk from an image, for a stopped instance (asks first)"),
+        Binding("C", "clone", "Clone", show=False,
+                tooltip="Clone into new instances with their own disks"),
+        Binding("L", "console_log", "Console log", show=False,
+                tooltip="The serial console's output (a stopped instance: its last boot)"),
         Binding("space", "mark", "Mark", show=False,
                 tooltip="Mark or unmark the row; actions apply to all marked rows"),
     ]
@@ -200,6 +211,34 @@ class InstancesPane(Pane):
         """Run `op` on one instance whatever is marked (the command palette's path)."""
         found = [i for i in self.lecs.instances if i.id == instance_id]
         self._power(op, found)
+
+    def action_pause(self) -> None:
+        items = self.selected()
+        if items:
+            self.lecs.pause_resume([i.id for i in items])
+            if self.table.marked:
+                self.table.clear_marks()
+                self.update_title()
+
+    def action_rename(self) -> None:
+        if inst := self.current():
+            self.lecs.rename_instance(inst.id)
+
+    def action_resize(self) -> None:
+        if inst := self.current():
+            self.lecs.resize_instance(inst.id)
+
+    def action_rebuild(self) -> None:
+        if inst := self.current():
+            self.lecs.rebuild_instance(inst.id)
+
+    def action_clone(self) -> None:
+        if inst := self.current():
+            self.lecs.clone_instance(inst.id)
+
+    def action_console_log(self) -> None:
+        if inst := self.current():
+            self.lecs.open_console_log(inst.id)
 
     def action_tags(self) -> None:
         if inst := self.current():

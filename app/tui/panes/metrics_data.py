@@ -63,8 +63,11 @@ def value_text(value: float | None, unit: str) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+SAMPLED = (InstanceState.RUNNING, InstanceState.PAUSED)  # a paused QEMU is sampled: CPU ~0
+
+
 def fleet_row(inst: Instance, sample: MetricSample | None, trend: Sequence[float | None]) -> Row:
-    live = sample.values if sample is not None and inst.state is InstanceState.RUNNING else None
+    live = sample.values if sample is not None and inst.state in SAMPLED else None
 
     def cell(metric: str) -> str:
         return "-" if live is None else value_text(live.get(metric), METRICS[metric].unit)
@@ -98,7 +101,7 @@ def fleet(cloud: Cloud, instances: Sequence[Instance], latest: dict[str, MetricS
     rows = []
     for inst in instances:
         line = (trend(cloud, inst.id, "cpu_util", window, now)
-                if inst.state is InstanceState.RUNNING else [])
+                if inst.state in SAMPLED else [])
         rows.append(fleet_row(inst, latest.get(inst.id), line))
     return rows
 

@@ -122,6 +122,7 @@ async def delete_internal(sock: Path, node: str, tag: str) -> None:
 class BackupPair:
     source: str  # the running disk's node name
     target: DriveSpec  # a fresh qcow2 of the same size (encrypted with its own key if need be)
+    sync: str = "full"  # "top": only the source's top layer, into a target on its backing
 
     @property
     def job(self) -> str:
@@ -141,7 +142,7 @@ async def backup(
     async with monitor.session(sock) as mon:
         undo = await _open_nodes(mon, [p.target for p in pairs])
         actions = [{"type": "blockdev-backup", "data": {
-            "device": p.source, "target": p.target.node, "sync": "full", "job-id": p.job,
+            "device": p.source, "target": p.target.node, "sync": p.sync, "job-id": p.job,
             "auto-dismiss": False}} for p in pairs]
         try:
             await mon.execute("transaction", {"actions": actions,

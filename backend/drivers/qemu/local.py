@@ -169,6 +169,10 @@ class LocalDriver:
         async with self._session(instance_id) as mon:
             await mon.execute("cont")
 
+    async def pause(self, instance_id: str) -> None:
+        async with self._session(instance_id) as mon:
+            await mon.execute("stop")
+
     async def powerdown(self, instance_id: str) -> None:
         async with self._session(instance_id) as mon:
             await mon.execute("system_powerdown")
