@@ -131,13 +131,14 @@ def test_a_group_change_whose_port_a_parallel_writer_took_is_planned_again(
     running QEMU opens them first). A writer that records one of them meanwhile wins: the
     unique index refuses the change's store, and it is planned again from the ports
     recorded by then. The parallel writer is a second SQLite connection, run at the moment
-    the change reads the rules (after it read the ports recorded)."""
+    the change reads the rules (after it read the ports recorded). The instance runs: the
+    forward its QEMU opened on the lost port is closed again, the one stored is open."""
     guest = 20100
 
-    async def run() -> tuple[int, dict[int, int], int]:
+    async def run() -> tuple[int, dict[int, int], int, set[int]]:
         cloud = await Cloud.open(str(home))
         try:
-            mine = await cloud.instances.create("mine", "tiny", "t1.nano", start=False)
+            mine = await cloud.instances.create("mine", "tiny", "t1.nano")
             other = await cloud.instances.create("other", "tiny", "t1.nano", start=False)
             enforcer = cloud.instances.net.enforcer
             group = enforcer.group_ids(mine.id)[0]
@@ -159,13 +160,17 @@ def test_a_group_change_whose_port_a_parallel_writer_took_is_planned_again(
                 plans.append(instance_id)
                 return rules
 
-            await enforcer.change([mine.id], rules_for, lambda db: None)
+            async with cloud.journal.operation("sg.rule-add", group):
+                await enforcer.change([mine.id], rules_for, lambda db: None)
             ports = {r[4]: r[3] for r in _forwards(home) if r[0] == mine.id}
-            return taken, ports, len(plans)
+            listening = _listening(cloud.instances.get(mine.id).pid or 0)
+            await cloud.instances.delete(mine.id)
+            return taken, ports, len(plans), listening
         finally:
             cloud.close()
 
-    taken, ports, plans = asyncio.run(run())
+    taken, ports, plans, listening = asyncio.run(run())
     _no_duplicate_port(_forwards(home))
     assert guest in ports and ports[guest] != taken
     assert plans == 2
+    assert set(ports.values()) <= listening and taken not in listening
