@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from backend.network.groups import SecurityGroups
     from backend.network.keypairs import KeyPairs
     from backend.network.networks import Networks
+    from backend.ram.accesskeys import AccessKeys
     from backend.storage.backups import Backups
     from backend.storage.disks import Disks
     from backend.storage.keystore import KeyStore
@@ -119,6 +120,13 @@ class Cloud:
     def alarms(self) -> Alarms:
         return self.metrics.alarms
 
+    # RAM: the access keys `lecs serve` checks API signatures with.
+    @cached_property
+    def accesskeys(self) -> AccessKeys:
+        from backend.ram.accesskeys import AccessKeys
+
+        return AccessKeys(self.store, self.paths, self.audit, self.journal)
+
     @classmethod
     async def open(cls, home: str | None = None) -> Cloud:
         """Open an inventory; on first run register the tiny guest as image `tiny`."""
@@ -197,6 +205,16 @@ class Cloud:
 
         async def seed_sync(action: str, data: dict[str, Any]) -> None:
             self.instances.net.sync_seed(str(data["instance"]))
+
+        async def accesskey_sync(action: str, data: dict[str, Any]) -> None:
+            from backend.ram import accesskeys
+
+            done = accesskeys.recover(self.accesskeys, data)
+            if done:
+                self.audit.record("accesskey.recover", str(data["key"]),
+                                  {"interrupted": action, "outcome": done}, "success", "")
+
+        self.journal.handle("accesskey.sync", accesskey_sync)
 
         async def instance_runstate(action: str, data: dict[str, Any]) -> None:
             from backend.compute import pause_resume

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.cli.output import out
 from backend import Cloud
+from backend.api.presence import running as serve_running
 from backend.inventory.paths import guest_dir
 
 
@@ -48,6 +49,10 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
     failed = cloud.recovery_failures()
     add("recovery", not failed, "nothing left by a killed operation" if not failed
         else f"{len(failed)} not recovered, retried at the next start: {failed[0]}")
+    serve = serve_running(cloud.paths)
+    add("serve", True, f"runs: pid {serve.pid}, the ECS API on {serve.address}" if serve
+        else "not running (`lecs serve`: the ECS API, and alarms judged without a dashboard)",
+        required=False)
     from backend.network import isolation
 
     for line in isolation.report():  # what each networking mode seals here, and its gaps

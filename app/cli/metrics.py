@@ -76,7 +76,7 @@ async def metric_show(cloud: Cloud, args: argparse.Namespace) -> None:
     if status.holder_pid is None and running and stale:
         await cloud.metrics.sample_now(1.0)
         latest = cloud.metrics.latest(max_age=FRESH_S).get(resource)
-        note = ("no sampler is running: sampled just now; keep the dashboard or "
+        note = ("no sampler is running: sampled just now; keep `lecs serve`, the dashboard or "
                 "`lecs metric watch` running for history")
     elif not running:
         note = "instance is not running: history only"

@@ -13,11 +13,23 @@ import signal
 import sys
 from typing import NoReturn
 
-from app.cli import doctor, events, images, instance_types, instances, metrics, network, storage
+from app.cli import (
+    accesskeys,
+    doctor,
+    events,
+    images,
+    instance_types,
+    instances,
+    metrics,
+    network,
+    serve,
+    storage,
+)
 from backend import Cloud
 from backend.inventory.errors import LecsError
 
-NOUNS = (instance_types, images, instances, events, storage, network, metrics, doctor)
+NOUNS = (instance_types, images, instances, events, storage, network, metrics, accesskeys,
+         serve, doctor)
 
 
 class Parser(argparse.ArgumentParser):

@@ -33,6 +33,7 @@ from app.tui.widgets.header import PANES, HostHeader, PaneBar
 from app.tui.widgets.ops import Operations, OpsBar
 from app.tui.widgets.prompt import Prompt
 from backend import Cloud
+from backend.api.presence import running as serve_running
 from backend.compute.records import Instance
 from backend.inventory.errors import LecsError
 from backend.inventory.records import HostFacts, InstanceState
@@ -178,7 +179,7 @@ class LecsApp(StorageActions):
         await self.live.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._sampler_started:
+        if self.sampling:
             await self.cloud.metrics.stop()
 
     # ---- monitoring: the sampler's pace, alarm notices ------------------------------
@@ -253,6 +254,8 @@ class LecsApp(StorageActions):
             self.instances = instances
             self.version += 1
         self.query_one(HostHeader).set_instances(instances)
+        serve = serve_running(self.cloud.paths)
+        self.query_one(HostHeader).set_serve(serve.address if serve else "")
         self._last_error = ""
         pane = self.current_pane
         if len(self.screen_stack) == 1 and pane.is_mounted:  # not under a modal or console

@@ -88,12 +88,29 @@ class InstanceRecords:
         return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
                 "images": images, "net": self.net.view(ids)}
 
-    def list(self, reconcile: bool = True) -> list[Instance]:
+    def list(self, reconcile: bool = True, ids: builtins.list[str] | None = None
+             ) -> list[Instance]:
+        """Every instance by name; with `ids`, those only (in that order, unknown ids left out)."""
         if reconcile:
-            self.reconcile()
-        rows = self.store.rows("SELECT * FROM instances ORDER BY name")
-        extra = self._extras(None)
-        return [self._build(r, extra) for r in rows]
+            self.reconcile(ids)
+        if ids is None:
+            rows = self.store.rows("SELECT * FROM instances ORDER BY name")
+            extra = self._extras(None)
+            return [self._build(r, extra) for r in rows]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        found = {r["id"]: r for r in self.store.rows(
+            f"SELECT * FROM instances WHERE id IN ({marks})", ids)}
+        if not found:
+            return []
+        extra = self._extras([i for i in ids if i in found])
+        return [self._build(found[i], extra) for i in ids if i in found]
+
+    def newest_first(self) -> builtins.list[str]:
+        """Instance ids, the newest first (one light query: the API pages by it)."""
+        return [r[0] for r in self.store.execute(
+            "SELECT id FROM instances ORDER BY created_at DESC, id")]
 
     def get(self, ref: str, reconcile: bool = True) -> Instance:
         row = self._row(ref)

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,20 @@ from backend.inventory.store import Store
 NAMED = ("instances", "disks", "images", "security_groups", "snapshots", "backups", "alarms",
          "networks")
 ATTACHING = "('disk.attach', 'disk.detach', 'sg.attach', 'sg.detach')"
+
+
+# Whose request this task serves (`lecs serve`: the access key's name); None: the process's user.
+ACTING: ContextVar[str | None] = ContextVar("lecs_acting_user", default=None)
+
+
+@contextmanager
+def acting_as(user: str) -> Iterator[None]:
+    """Events recorded inside (by this task and the tasks it starts) name `user`."""
+    token = ACTING.set(user)
+    try:
+        yield
+    finally:
+        ACTING.reset(token)
 
 
 def current_user() -> str:
@@ -37,8 +52,14 @@ class Tracker:
 class Audit:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.user = current_user()
+        self.process_user = current_user()
         self.recorded = 0  # events this process wrote (the journal audits silent refusals)
+
+    @property
+    def user(self) -> str:
+        """The user events are recorded for: the API caller's key name inside `acting_as`,
+        else the process's user (the CLI and the dashboard)."""
+        return ACTING.get() or self.process_user
 
     def record(
         self,

@@ -20,7 +20,8 @@ Sampling (needs a running asyncio loop; the dashboard owns one)
     cloud.metrics.start(interval=10.0)   start the loop (idempotent); in the dashboard call
         it in on_mount, `set_interval(1.0)` while metrics or the instances table are shown,
         `set_interval(10.0)` otherwise, and `await cloud.metrics.stop()` on unmount.
-    await cloud.metrics.sample_now(span=1.0)   two readings now, written to history (CLI).
+    await cloud.metrics.sample_now(span=1.0)   two readings now, written to history (CLI);
+        alarms are not judged on them (`lecs serve`, a dashboard or `metric watch` judge).
     Only one process per inventory samples (flock); another one follows and takes over
     when the first exits. Without any sampler running there is no new history: the CLI's
     `lecs metric watch` is the foreground collector, `lecs metric show` samples on demand.

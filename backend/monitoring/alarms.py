@@ -12,6 +12,7 @@ a reminder (AlarmChange.repeat) goes to subscribers every `suppression` seconds.
 from __future__ import annotations
 
 import builtins
+import json
 import math
 import time
 from collections import deque
@@ -74,6 +75,7 @@ class Alarms:
         self.recent: deque[AlarmChange] = deque(maxlen=200)  # this process's changes
         self._listeners: list[Listener] = []
         self._values: dict[str, float | None] = {}  # newest evaluated value per alarm
+        self._seen: int | None = None  # following: the newest event id looked at
 
     # ---- rules ---------------------------------------------------------------------
     def _resource(self, ref: str) -> str:
@@ -208,8 +210,34 @@ class Alarms:
                     f"{what} = {newest:.4g} {rule} for {alarm.periods} period(s)")
         return AlarmState.OK, newest, f"{what} = {newest:.4g} {rule}, not for every period"
 
+    def follow(self) -> builtins.list[AlarmChange]:
+        """While another process evaluates (`lecs serve`, another dashboard): announce the
+        state changes it recorded since the last look (its `alarm.state-change` events)."""
+        if self._seen is None:  # the first look: only what happens from now on
+            self._seen = int(self.store.execute("SELECT coalesce(max(id), 0) FROM events")
+                             .fetchone()[0])
+            return []
+        changes: builtins.list[AlarmChange] = []
+        for row in self.store.rows(
+                "SELECT e.id, e.time, e.resource, e.parameters, a.resource AS target, a.metric"
+                " FROM events e LEFT JOIN alarms a ON a.id = e.resource WHERE e.id > ?"
+                " AND e.action = 'alarm.state-change' ORDER BY e.id", [self._seen]):
+            self._seen = max(self._seen, int(row["id"]))
+            p = json.loads(row["parameters"] or "{}")
+            try:
+                old, new = AlarmState(p["from"]), AlarmState(p["to"])
+            except (KeyError, ValueError):
+                continue
+            change = AlarmChange(row["resource"], str(p.get("name", "")), row["target"] or "",
+                                 row["metric"] or "", old, new, str(p.get("detail", "")),
+                                 row["time"], p.get("value"))
+            changes.append(change)
+            self._notify(change)
+        return changes
+
     def evaluate(self, now: float | None = None) -> builtins.list[AlarmChange]:
         """Judge every rule; persist and announce state changes (and reminders)."""
+        self._seen = None  # this process judges now: follow() starts afresh if it stops
         now = self.clock() if now is None else now
         changes: builtins.list[AlarmChange] = []
         for alarm in self.list():

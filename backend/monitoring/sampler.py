@@ -154,8 +154,9 @@ class Sampler:
             return None  # first reading of this QEMU: rates need a second one
         return MetricSample(instance_id, now, rates(prev[1], counters))
 
-    async def tick(self) -> list[MetricSample]:
-        """Sample every running instance and the host once; returns the new samples."""
+    async def tick(self, judge: bool = True) -> list[MetricSample]:
+        """Sample every running instance and the host once; returns the new samples.
+        `judge=False` (an on-demand sample): alarms are left to a continuous sampler."""
         started = time.monotonic()
         now = self.clock()
         running = self._running()
@@ -175,7 +176,7 @@ class Sampler:
             await self.driver.release_sampling(gone)
         self.latest = {s.resource: s for s in samples}
         self.history.add(samples)
-        if self.alarms is not None:
+        if self.alarms is not None and judge:
             self.alarms.evaluate(now)
         self.ticks += 1
         self.last_tick = now
@@ -208,6 +209,11 @@ class Sampler:
                 try:
                     await self.tick()
                 except Exception as exc:  # one bad tick must not end monitoring
+                    self.errors["sampler"] = f"{type(exc).__name__}: {exc}"
+            elif self.alarms is not None:  # another process judges: announce its changes
+                try:
+                    self.alarms.follow()
+                except Exception as exc:
                     self.errors["sampler"] = f"{type(exc).__name__}: {exc}"
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

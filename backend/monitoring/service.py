@@ -108,10 +108,10 @@ class Metrics:
             return self.latest()
         if not self.sampler.acquire():
             raise ConflictError(f"process {self.sampler.holder()} is sampling this inventory")
-        try:
-            await self.sampler.tick()
+        try:  # alarms are not judged on two readings: that flipped them at every look
+            await self.sampler.tick(judge=False)
             await asyncio.sleep(span)
-            await self.sampler.tick()
+            await self.sampler.tick(judge=False)
             self.history.flush()
             return dict(self.sampler.latest)
         finally:

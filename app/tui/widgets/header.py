@@ -24,6 +24,12 @@ class HostHeader(Static):
         self.facts = facts
         self.counts: Counter[InstanceState] = Counter()
         self.total = 0
+        self.serve = ""  # the address `lecs serve` answers on, "" when it does not run
+
+    def set_serve(self, address: str) -> None:
+        if address != self.serve:
+            self.serve = address
+            self._draw()
 
     def on_mount(self) -> None:
         self._draw()
@@ -57,6 +63,8 @@ class HostHeader(Static):
         if errors:
             summary = summary + Content.from_markup(" [$error]· $n error[/]", n=str(errors))
         parts.append(summary)
+        if self.serve:
+            parts.append(Content.from_markup("[$success]serve[/] $at", at=self.serve))
         self.update(Content(" │ ").join(parts))
         if f is not None:
             self.tooltip = f"accelerator: {f.accel} ({f.accel_reason})"

@@ -1,0 +1,1 @@
+"""RAM analog: the access keys API callers sign their requests with (`lecs serve`)."""
