@@ -36,9 +36,6 @@ class Launcher(InstanceRecords):
     catalogue: Catalogue
     images: Images
 
-    def _used_ports(self) -> set[int]:
-        return {r["host_port"] for r in self.store.rows("SELECT host_port FROM forwards")}
-
     def launch_spec(self, instance_id: str) -> LaunchSpec:
         from backend.drivers.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec
         from backend.network.ports import mac_for
@@ -80,12 +77,15 @@ class Launcher(InstanceRecords):
         return f"{image.cmdline} lecs.hostname={self.net.hostname_of(row)}".strip()
 
     def _refresh_ports(self, instance_id: str) -> None:
-        """A stopped instance's host ports may have been taken meanwhile: pick new ones."""
+        """A stopped instance's host ports may have been taken meanwhile (by something that
+        is not lecs: lecs never records a port twice): pick new ones, inside the write
+        transaction that stores them."""
         from backend.network import usermode
 
-        used = self._used_ports()
-        rows = self.store.rows("SELECT * FROM forwards WHERE instance_id = ?", [instance_id])
         with self.store.transaction() as db:
+            used = usermode.recorded_ports(db)
+            rows = self.store.rows("SELECT * FROM forwards WHERE instance_id = ?",
+                                   [instance_id])
             for r in rows:
                 if not usermode.port_is_free(r["protocol"], r["host_addr"], r["host_port"]):
                     port = usermode.free_port(r["protocol"], r["host_addr"], used,

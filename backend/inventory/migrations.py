@@ -30,6 +30,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("backend.network.schema",),  # 7: instances.user_data_ran (once-per-instance user-data)
     (),  # 8: another branch's step (the integrator renumbers at merge)
     ("backend.ram.schema", "backend.api.schema"),  # 9: access keys; API nonces and tokens
+    ("backend.network.schema",),  # 10: forwards: one per host port (unique index)
 )
 LATEST = len(MIGRATIONS)
 

@@ -9,6 +9,7 @@ ruleset replaced inside the same transaction.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from backend.drivers.protocol import Driver
 from backend.drivers.qemu import passt
 from backend.drivers.qemu.argv import ForwardSpec
 from backend.inventory import journal
+from backend.inventory.errors import LecsError
 from backend.inventory.locks import Locks
 from backend.inventory.store import Store
 from backend.network import usermode
@@ -27,6 +29,11 @@ from backend.network.usermode import NotEnforceable
 LIVE_STATES = ("running", "rebooting")
 Row = dict[str, Any]
 Mutation = Callable[[Any], None]  # gets the sqlite_utils.Database inside the transaction
+PORT_TRIES = 5  # plans of one change whose new host ports a parallel writer took first
+
+
+class PortTaken(LecsError):
+    """A host port this change chose was recorded by a parallel writer before it stored."""
 
 
 def rule_from_row(r: Row) -> Rule:
@@ -122,41 +129,61 @@ class Enforcer:
         return change
 
     def used_ports(self) -> set[int]:
-        return {r["host_port"] for r in self.store.rows("SELECT host_port FROM forwards")}
+        return usermode.recorded_ports(self.store)
 
     # ---- applying ------------------------------------------------------------------
     async def change(
         self, instance_ids: list[str], rules_for: Callable[[str], list[Rule]],
         mutate: Mutation,
     ) -> list[Change]:
-        """Plan for each instance, apply live, store; all or nothing."""
+        """Plan for each instance, apply live, store; all or nothing.
+
+        New forwards get their host ports before the write transaction (a running QEMU opens
+        them first), so a parallel writer may record one of them meanwhile: then the unique
+        index on forwards refuses the store, the live forwards are undone and the change is
+        planned again from the ports recorded by then."""
+        ids = sorted(set(instance_ids))
         async with AsyncExitStack() as stack:
-            for instance_id in sorted(set(instance_ids)):
+            for instance_id in ids:
                 await stack.enter_async_context(self.locks.hold(instance_id))
-            used = self.used_ports()
-            changes = [self.plan(i, rules_for(i), used) for i in sorted(set(instance_ids))]
-            live = {ch.instance_id: {"old": [dict(r) for r in ch.old],
-                                     "new": [dict(r) for r in ch.new]}
-                    for ch in changes if ch.live and not ch.bridge_network}
-            if live:  # after a kill, QEMU's forwards follow the rows (network/recovery.py)
-                journal.effect("forwards.sync", forwards=live)
-            done: list[tuple[str, str, ForwardSpec]] = []
+            for _ in range(PORT_TRIES - 1):
+                try:
+                    return await self._apply(ids, rules_for, mutate)
+                except PortTaken:
+                    continue
             try:
-                for ch in changes:
-                    if not ch.live or ch.bridge_network:
-                        continue
-                    remove, add = usermode.diff(ch.old, ch.new)
-                    for r in remove:
-                        await self.driver.remove_forward(ch.instance_id, _spec(r))
-                        done.append(("removed", ch.instance_id, _spec(r)))
-                    for r in add:
-                        await self.driver.add_forward(ch.instance_id, _spec(r))
-                        done.append(("added", ch.instance_id, _spec(r)))
-                        journal.step("forward")
-                self._store(changes, mutate)
-            except BaseException:
-                await self._undo(done)
-                raise
+                return await self._apply(ids, rules_for, mutate)
+            except PortTaken:
+                raise LecsError("host ports kept being taken by parallel changes while"
+                                " this one was applied; nothing changed, try again") from None
+
+    async def _apply(
+        self, ids: list[str], rules_for: Callable[[str], list[Rule]], mutate: Mutation,
+    ) -> list[Change]:
+        used = self.used_ports()
+        changes = [self.plan(i, rules_for(i), used) for i in ids]
+        live = {ch.instance_id: {"old": [dict(r) for r in ch.old],
+                                 "new": [dict(r) for r in ch.new]}
+                for ch in changes if ch.live and not ch.bridge_network}
+        if live:  # after a kill, QEMU's forwards follow the rows (network/recovery.py)
+            journal.effect("forwards.sync", forwards=live)
+        done: list[tuple[str, str, ForwardSpec]] = []
+        try:
+            for ch in changes:
+                if not ch.live or ch.bridge_network:
+                    continue
+                remove, add = usermode.diff(ch.old, ch.new)
+                for r in remove:
+                    await self.driver.remove_forward(ch.instance_id, _spec(r))
+                    done.append(("removed", ch.instance_id, _spec(r)))
+                for r in add:
+                    await self.driver.add_forward(ch.instance_id, _spec(r))
+                    done.append(("added", ch.instance_id, _spec(r)))
+                    journal.step("forward")
+            self._store(changes, mutate)
+        except BaseException:
+            await self._undo(done)
+            raise
         return changes
 
     def _store(self, changes: list[Change], mutate: Mutation) -> None:
@@ -167,7 +194,10 @@ class Enforcer:
                     continue
                 db.execute("DELETE FROM forwards WHERE instance_id = ?", [ch.instance_id])
                 if ch.new:
-                    db.table("forwards").insert_all(ch.new)
+                    try:
+                        db.table("forwards").insert_all(ch.new)
+                    except sqlite3.IntegrityError as exc:  # a parallel writer took a port
+                        raise PortTaken(str(exc)) from None
             networks = {ch.bridge_network for ch in changes if ch.bridge_network}
             if self.bridge_apply is not None:
                 for network_id in sorted(networks):

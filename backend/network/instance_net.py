@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from backend.network.groups import SecurityGroups
     from backend.network.keypairs import KeyPairs
     from backend.network.networks import Networks
+    from backend.network.usermode import Plan
 
 
 USER_DATA_RAN = b"lecs-init: user-data (once): running"  # sample_data/guest/init.sh
@@ -54,13 +55,22 @@ def user_data_once(row: dict[str, Any]) -> bool:
 class Prepared:
     """Rows to insert with a new instance (inside its create transaction)."""
 
+    instance_id: str = ""
     instance_fields: dict[str, Any] = field(default_factory=dict)
+    plan: Plan | None = None  # user mode: the forwards to give host ports (at insert)
     forwards: list[dict[str, Any]] = field(default_factory=list)
     groups: list[dict[str, Any]] = field(default_factory=list)
     nic: dict[str, Any] | None = None
     seed: Path | None = None
 
     def insert(self, db: Any) -> None:
+        """Inside the create's write transaction: the host ports are chosen here, from the
+        ports recorded now, so a parallel create cannot pick the same ones."""
+        from backend.network import usermode
+
+        if self.plan is not None:
+            self.forwards = usermode.assign(self.plan, self.instance_id, [],
+                                            usermode.recorded_ports(db))
         if self.forwards:
             db.table("forwards").insert_all(self.forwards)
         db.table("instance_sgs").insert_all(self.groups)
@@ -125,7 +135,7 @@ class InstanceNetworking:
 
         group_ids = self.groups.resolve(list(sgs) if sgs else [DEFAULT])
         rules = self.enforcer.rules_of(group_ids)
-        prepared = Prepared()
+        prepared = Prepared(instance_id)
         net = self.networks.get(network) if network else None
         try:
             check_rules_for_mode(rules, bridge=net is not None)
@@ -133,8 +143,7 @@ class InstanceNetworking:
             raise NotEnforceable(f"instance {name!r}: {exc}") from None
         if net is None:
             plan = usermode.compile_rules(rules)
-            prepared.forwards = usermode.assign(plan, instance_id, [],
-                                                self.enforcer.used_ports())
+            prepared.plan = plan
             prepared.instance_fields["egress_restricted"] = int(plan.restrict)
         else:
             prepared.nic = self.networks.new_nic(net, instance_id)

@@ -61,3 +61,27 @@ def step7(db: sqlite_utils.Database) -> None:
     """When the tiny guest said it ran the instance's #! user-data (its first boot): the seed
     is written without it from then on (backend/network/instance_net.py, settle_user_data)."""
     db.table("instances").add_column("user_data_ran", float)
+
+
+def step10(db: sqlite_utils.Database) -> None:
+    """One forward per host port: a unique index, SQLite the arbiter between parallel writers
+    (backend/network/usermode.py). An inventory that already holds a duplicate (two creates
+    that raced before this step) keeps the earlier row; a later one gets a new port, its
+    instance's preferred one if free, and takes it at its next start."""
+    from backend.network import usermode
+
+    rows = db.execute("SELECT rowid, instance_id, protocol, host_addr, host_port, guest_port"
+                      " FROM forwards ORDER BY rowid").fetchall()
+    used = {int(r[4]) for r in rows}
+    seen: set[tuple[str, str, int]] = set()
+    for rowid, instance_id, protocol, addr, port, guest_port in rows:
+        if (protocol, addr, port) not in seen:
+            seen.add((protocol, addr, port))
+            continue
+        new = usermode.free_port(protocol, addr, used, usermode.preferred_port(
+            instance_id, protocol, addr, guest_port))
+        used.add(new)
+        seen.add((protocol, addr, new))
+        db.execute("UPDATE forwards SET host_port = ? WHERE rowid = ?", [new, rowid])
+    db.table("forwards").create_index(["protocol", "host_addr", "host_port"],
+                                      index_name="forwards_host_port", unique=True)

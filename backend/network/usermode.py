@@ -22,6 +22,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backend.inventory.errors import LecsError, ValidationError
 from backend.network.records import Action, Direction, Protocol, Rule
@@ -170,6 +171,13 @@ def free_port(protocol: str, addr: str, avoid: set[int], prefer: int | None = No
         if port not in avoid:
             return port
     raise LecsError(f"no free {protocol} port on {addr}")
+
+
+def recorded_ports(db: Any) -> set[int]:
+    """Every host port a forward row holds, a stopped instance's too (its ports stay its own).
+    Read it inside the write transaction (`BEGIN IMMEDIATE`) that stores the ports chosen
+    from it: read outside, two writers pick the same port (the unique index refuses one)."""
+    return {int(r[0]) for r in db.execute("SELECT host_port FROM forwards").fetchall()}
 
 
 def assign(
