@@ -67,6 +67,22 @@ async def test_instance_ssh_runs_a_command_with_the_key_pair_and_refuses_another
         "ssh to 'sshbox' exited with status 255 (ssh could not log in")
 
 
+async def test_instance_ssh_logs_in_as_the_images_login_user(cloud: Cloud) -> None:
+    """The image's login user is ssh's default (the tiny guest knows only root: an image of
+    it said to log in as `nobody` is refused), `--user` overrides it."""
+    tiny = cloud.images.get("tiny")
+    await cloud.images.import_kernel(tiny.kernel, tiny.initrd, "tiny-nobody",
+                                     cmdline=tiny.cmdline, login_user="nobody")
+    await cloud.keypairs.create("k3")
+    inst = await cloud.instances.create("asuser", "tiny-nobody", "t1.nano", keypair="k3",
+                                        wait=True, wait_timeout=90)
+    assert inst.login_user == "nobody"
+    refused = lecs(cloud, "instance", "ssh", "asuser", "--", "id", "-un")
+    assert refused.returncode == 255 and "nobody@" not in refused.stdout, refused.stdout
+    ok = lecs(cloud, "instance", "ssh", "asuser", "--user", "root", "--", "id", "-un")
+    assert (ok.returncode, ok.stdout) == (0, "root\n"), ok.stderr
+
+
 async def test_dashboard_ssh_says_why_it_cannot_start(cloud: Cloud) -> None:
     """`s` on an instance ssh cannot reach shows a notice with the reason."""
     await cloud.keypairs.create("k2")

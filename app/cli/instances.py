@@ -29,7 +29,8 @@ def _instance_detail(inst: Any, answer: str = "", egress: str = "",
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
         f"type:      {inst.type} ({inst.vcpus} vCPU, {inst.memory_mib} MiB)",
-        f"image:     {inst.image_name} ({inst.image_id})", f"accel:     {inst.accel}",
+        f"image:     {inst.image_name} ({inst.image_id})", f"login:     {inst.login_user}",
+        f"accel:     {inst.accel}",
         f"pid:       {inst.pid or '-'}", f"uptime:    {render.duration(inst.uptime)}",
         f"created:   {render.when(inst.created_at)}",
         f"tags:      {', '.join(f'{k}={v}' for k, v in inst.tags.items()) or '-'}",
@@ -152,9 +153,9 @@ async def instance_console(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 def _ssh_options(p: argparse.ArgumentParser, defaults: bool = True) -> argparse.ArgumentParser:
-    p.add_argument("--user", default="root" if defaults else argparse.SUPPRESS,
-                   help="login user (default root, the tiny guest's; a cloud image's is its"
-                   " own, e.g. debian)")
+    p.add_argument("--user", default="" if defaults else argparse.SUPPRESS,
+                   help="login user (default: its image's login user, e.g. root for the tiny"
+                   " guest, debian for Debian's cloud image)")
     p.add_argument("--identity", "-i", default="" if defaults else argparse.SUPPRESS,
                    help="private key (default: the key pair's, when lecs knows it)")
     return p
@@ -187,7 +188,7 @@ async def instance_ssh(cloud: Cloud, args: argparse.Namespace) -> None:
     inst = cloud.instances.get(args.instance)
     key = args.identity or (cloud.keypairs.get(inst.key_pair).private_key_path
                             if inst.key_pair else "")
-    argv = ssh_argv(inst, args.user, key or None, command)
+    argv = ssh_argv(inst, args.user or inst.login_user, key or None, command)
     cloud.close()
     os.execv(argv[0], argv)
 

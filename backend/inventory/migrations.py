@@ -28,6 +28,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("backend.images.schema",),  # 5: image_disks: full-instance images
     ("backend.inventory.schema",),  # 6: the operation journal
     ("backend.network.schema",),  # 7: instances.user_data_ran (once-per-instance user-data)
+    ("backend.images.schema",),  # 8: images.login_user (who `lecs instance ssh` logs in as)
 )
 LATEST = len(MIGRATIONS)
 
