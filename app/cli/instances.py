@@ -125,6 +125,9 @@ def _power(verb: str) -> Handler:
         kwargs: dict[str, Any] = {}
         if verb in ("start", "reboot"):
             kwargs = {"wait": args.wait, "timeout": args.timeout}
+        if verb == "reboot":
+            kwargs.update(force=args.force, shutdown_timeout=args.shutdown_timeout,
+                          progress=None if args.force else progress_bar(args))
         elif verb == "stop":
             kwargs = {"timeout": args.timeout, "progress": progress_bar(args)}
         inst = await method(args.instance, **kwargs)
@@ -223,8 +226,13 @@ def register(nouns: Any) -> None:
              " quit after --timeout")
     p.add_argument("instance")
     p.add_argument("--timeout", type=float, default=None, help="seconds (default 30)")
-    p = verb(ins, "reboot", _power("reboot"), "reset the instance")
+    p = verb(ins, "reboot", _power("reboot"), "clean reboot: the guest shuts down (ACPI"
+             " power button, pressed again every 3 s) and starts again")
     p.add_argument("instance")
+    p.add_argument("--force", action="store_true",
+                   help="reset at once, without the guest's shutdown (unsynced data is lost)")
+    p.add_argument("--shutdown-timeout", type=float, default=None,
+                   help="seconds for the guest to shut down before it is reset (default 30)")
     p.add_argument("--wait", action="store_true", help="until the guest is up again")
     p.add_argument("--timeout", type=float, default=120.0)
     verb(ins, "force-stop", _power("force-stop"), "power off at once").add_argument("instance")

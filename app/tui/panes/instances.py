@@ -58,7 +58,7 @@ def instance_row(inst: Instance, now: float,
     return Row(inst.id, cells, styles, fields, inst.tags)
 
 CONFIRM = {
-    "reboot": "Reboot {names}? The guest is reset without a clean shutdown.",
+    "reboot": "Reboot {names}? The guest shuts down cleanly and starts again.",
     "force-stop": "Force-stop {names}? QEMU is killed; unsaved guest data is lost.",
     "delete": "Delete {names}? {disks} deleted with {them}.",
 }
