@@ -66,8 +66,8 @@ def _last_event(home: Path) -> dict[str, object]:
 
 def test_reboot_is_clean_keeps_unsynced_writes_and_survives_a_kill(home: Path,
                                                                     tiny_guest: Path) -> None:
-    made = json.loads(lecs(home, "instance", "create", "cr", "--image", "tiny", "--wait",
-                           "--timeout", "90", "--json").stdout)
+    made = json.loads(lecs(home, "instance", "create", "cr", "--image", "tiny",
+                           "--wait=configured", "--timeout", "90", "--json").stdout)
     rundir, pid = made["runtime_dir"], made["pid"]
     log = Path(rundir) / "serial.log"
     # the blank system disk, raw: one block synced, the next one left in the page cache
@@ -85,6 +85,7 @@ def test_reboot_is_clean_keeps_unsynced_writes_and_survives_a_kill(home: Path,
     assert "synced-1" in seen and "dirty-22" in seen, seen
     shown = json.loads(lecs(home, "instance", "show", "cr", "--json").stdout)
     assert (shown["state"], shown["pid"]) == ("running", pid)  # the same QEMU
+    assert shown["readiness"] == "configured"
 
     # killed while QEMU holds the powered-off guest: the next open resets it and lets it run
     env = dict(os.environ, LECS_HOME=str(home), LECS_CRASH="instance.reboot:held")
@@ -104,6 +105,11 @@ def test_reboot_is_clean_keeps_unsynced_writes_and_survives_a_kill(home: Path,
     assert shown["state"] == "stopped"
 
     lecs(home, "instance", "start", "cr", "--wait", "--timeout", "90")
-    lecs(home, "instance", "reboot", "cr", "--force")
+    lecs(home, "instance", "reboot", "cr", "--force", "--wait", "configured")
     assert _last_event(home)["parameters"] == {"force": True, "timeout": 30.0}
     assert b"power button" not in log.read_bytes()  # a reset: the guest never shut down
+    shown = json.loads(lecs(home, "instance", "show", "cr", "--json").stdout)
+    assert shown["readiness"] == "configured"  # the marker after its user-data, this boot
+    assert "state:     running (configured)" in lecs(home, "instance", "show", "cr").stdout
+    bad = lecs(home, "instance", "start", "cr", "--wait=soon", check=False)
+    assert bad.returncode == 2 and "invalid choice: 'soon'" in bad.stderr

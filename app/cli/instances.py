@@ -9,6 +9,7 @@ from typing import Any
 from app import render
 from app.cli.output import Handler, confirm, destructive, noun, out, progress_bar, verb
 from backend import Cloud
+from backend.compute.readiness import Readiness
 from backend.inventory.errors import LecsError, ValidationError
 from backend.inventory.records import InstanceState
 from backend.inventory.validate import tags as parse_tags
@@ -24,8 +25,8 @@ def _instance_rows(instances: list[Any]) -> str:
 
 
 def _instance_detail(inst: Any, answer: str = "", egress: str = "",
-                     seed: dict[str, str] | None = None) -> str:
-    state = inst.state.value + (f", {answer}" if answer else "")
+                     seed: dict[str, str] | None = None, level: str = "") -> str:
+    state = inst.state.value + (f" ({level})" if level else "") + (f", {answer}" if answer else "")
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
         f"type:      {inst.type} ({inst.vcpus} vCPU, {inst.memory_mib} MiB)",
@@ -83,10 +84,11 @@ async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
     isolation = cloud.sgs.egress_status(inst.id)
     seed = cloud.instances.net.seed_view(
         inst.id, disk_image=not cloud.images.get(inst.image_id).is_kernel)
+    level = cloud.instances.readiness(inst)  # booting, ready, configured (running only)
     shown = {**render.to_jsonable(inst), "qmp": answer or "ok", "isolation": isolation,
-             "seed": seed}
+             "seed": seed, "readiness": level.value if level else None}
     out(args, shown if args.json else inst,
-        lambda: _instance_detail(inst, answer, isolation, seed))
+        lambda: _instance_detail(inst, answer, isolation, seed, level.value if level else ""))
 
 
 async def instance_port(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -112,11 +114,22 @@ async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
     inst = await cloud.instances.create(
         args.name, args.image, args.type or cloud.types.default(), tags=parse_tags(args.tag),
         disk_gib=args.disk,
-        start=not args.no_start, wait=args.wait, wait_timeout=args.timeout,
+        start=not args.no_start, wait=_level(args.wait), wait_timeout=args.timeout,
         sgs=args.sg or None, keypair=args.keypair, user_data=user_data,
         hostname=args.hostname, network=args.network)
     out(args, inst, lambda: f"created {inst.name} ({inst.id}): {inst.state.value}, ports "
         + " ".join(f"{f.host_addr}:{f.host_port}->{f.guest_port}" for f in inst.forwards))
+
+
+def _wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", nargs="?", const="ready", default=None, metavar="LEVEL",
+                   choices=[r.value for r in Readiness if r is not Readiness.BOOTING],
+                   help="wait until the guest is ready (SSH answers); --wait=configured:"
+                   " until its user-data ran (cloud-init finished)")
+
+
+def _level(wait: str | None) -> Readiness | bool:
+    return Readiness(wait) if wait else False
 
 
 def _power(verb: str) -> Handler:
@@ -124,7 +137,7 @@ def _power(verb: str) -> Handler:
         method = getattr(cloud.instances, verb.replace("-", "_"))
         kwargs: dict[str, Any] = {}
         if verb in ("start", "reboot"):
-            kwargs = {"wait": args.wait, "timeout": args.timeout}
+            kwargs = {"wait": _level(args.wait), "timeout": args.timeout}
         if verb == "reboot":
             kwargs.update(force=args.force, shutdown_timeout=args.shutdown_timeout,
                           progress=None if args.force else progress_bar(args))
@@ -216,11 +229,11 @@ def register(nouns: Any) -> None:
     p.add_argument("--user-data", metavar="FILE", help="a #! script or #cloud-config")
     p.add_argument("--hostname", help="guest hostname (NoCloud meta-data)")
     p.add_argument("--network", help="a bridge network (root); default user-mode networking")
-    p.add_argument("--wait", action="store_true", help="wait until the guest is ready")
+    _wait_option(p)
     p.add_argument("--timeout", type=float, default=120.0)
     p = verb(ins, "start", _power("start"), "start a stopped instance")
     p.add_argument("instance")
-    p.add_argument("--wait", action="store_true")
+    _wait_option(p)
     p.add_argument("--timeout", type=float, default=120.0)
     p = verb(ins, "stop", _power("stop"), "ACPI power-off (pressed again every 3 s), then"
              " quit after --timeout")
@@ -233,7 +246,7 @@ def register(nouns: Any) -> None:
                    help="reset at once, without the guest's shutdown (unsynced data is lost)")
     p.add_argument("--shutdown-timeout", type=float, default=None,
                    help="seconds for the guest to shut down before it is reset (default 30)")
-    p.add_argument("--wait", action="store_true", help="until the guest is up again")
+    _wait_option(p)
     p.add_argument("--timeout", type=float, default=120.0)
     verb(ins, "force-stop", _power("force-stop"), "power off at once").add_argument("instance")
     p = verb(ins, "delete", instance_delete, "delete an instance and its system disk")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from backend.compute import states
 from backend.compute.catalogue import Catalogue
 from backend.compute.launch import Launcher
+from backend.compute.readiness import Readiness, level_of
 from backend.compute.reboot import PRESS_EVERY, Progress
 from backend.compute.records import Instance, InstanceType
 from backend.compute.system_disk import make_system_disk
@@ -65,7 +66,7 @@ class Instances(Launcher):
         tags: dict[str, str] | None = None,
         disk_gib: int | None = None,
         start: bool = True,
-        wait: bool = False,
+        wait: bool | Readiness = False,
         wait_timeout: float = 60.0,
         sgs: builtins.list[str] | None = None,
         keypair: str | None = None,
@@ -98,7 +99,7 @@ class Instances(Launcher):
                 await self._create(op, instance_id, name, source, flavor, disk_gib, tags, sgs,
                                    keypair, user_data, hostname, network, start)
         if start and wait:
-            await self.wait_ready(instance_id, wait_timeout)
+            await self.wait_ready(instance_id, wait_timeout, level_of(wait))
         return self.get(instance_id, reconcile=False)
 
     async def _create(
@@ -180,11 +181,13 @@ class Instances(Launcher):
                     await getattr(self, "_do_" + op.replace("-", "_"))(row, state, **how)
         return self.get(row["id"], reconcile=False) if op != "delete" else None
 
-    async def start(self, ref: str, wait: bool = False, timeout: float = 60.0) -> Instance:
+    async def start(self, ref: str, wait: bool | Readiness = False,
+                    timeout: float = 60.0) -> Instance:
+        """With `wait`, return once the guest is ready (True) or at that level."""
         self._pre_reconcile(ref)
         inst = await self._op("start", ref)
         if wait:
-            await self.wait_ready(inst.id, timeout)
+            await self.wait_ready(inst.id, timeout, level_of(wait))
         return inst
 
     async def stop(self, ref: str, timeout: float | None = None,
@@ -196,7 +199,7 @@ class Instances(Launcher):
         return await self._op("stop", ref, {"timeout": timeout}, timeout=timeout,
                               progress=progress)
 
-    async def reboot(self, ref: str, wait: bool = False, timeout: float = 60.0,
+    async def reboot(self, ref: str, wait: bool | Readiness = False, timeout: float = 60.0,
                      force: bool = False, shutdown_timeout: float | None = None,
                      progress: Progress | None = None) -> Instance:
         """A clean reboot: the guest shuts down (ACPI button, pressed again every PRESS_EVERY
@@ -208,7 +211,7 @@ class Instances(Launcher):
         inst = await self._op("reboot", ref, {"force": force, "timeout": shutdown_timeout},
                               force=force, timeout=shutdown_timeout, progress=progress)
         if wait:
-            await self.wait_ready(inst.id, timeout)
+            await self.wait_ready(inst.id, timeout, level_of(wait))
         return inst
 
     async def force_stop(self, ref: str) -> Instance:
