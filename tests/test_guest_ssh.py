@@ -163,6 +163,12 @@ async def test_seed_is_a_cdrom_so_data_disks_start_at_vdb(cloud: Cloud) -> None:
     out = await serial_run(inst.runtime_dir, "sleep 2; echo DEV $(ls /dev/vd* /dev/sr*) END$((0))",
                            "END0", timeout=30)
     assert "DEV /dev/sr0 /dev/vda /dev/vdb END0" in out  # sorted by ls: sr0, then vda, vdb
+    # every virtio disk's serial is its lecs id (udev's /dev/disk/by-id/virtio-<id>), the
+    # hot-plugged one too; the tiny guest has no udev: sysfs says it
+    system = inst.disks[0].id
+    out = await serial_run(inst.runtime_dir, "echo SER $(cat /sys/block/vda/serial)"
+                           " $(cat /sys/block/vdb/serial) END$((1))", "END1", timeout=30)
+    assert f"SER {system} {disk.id} END1" in out
     await cloud.disks.detach("data1")
     assert cloud.disks.get(disk.id).state.value == "available"
 
