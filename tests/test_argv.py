@@ -38,12 +38,12 @@ def test_kernel_instance_argv_is_golden() -> None:
         "-blockdev",
         '{"driver":"qcow2","node-name":"d-sys","file":{"driver":"file",'
         '"filename":"/h/disks/d-sys.qcow2"}}',
-        "-device", "virtio-blk-pci,drive=d-sys,id=dev-d-sys",
+        "-device", "virtio-blk-pci,drive=d-sys,id=dev-d-sys,serial=d-sys",
         "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40080-:80",
-        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:cc,romfile=",
-        "-device", "virtio-balloon-pci,id=balloon0",
+        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:cc,romfile=,addr=0x18",
+        "-device", "virtio-balloon-pci,id=balloon0,addr=0x1a",
         "-object", "rng-random,id=rng0,filename=/dev/urandom",
-        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
+        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev,addr=0x1b",
     ]
 
 
@@ -67,15 +67,15 @@ def test_disk_image_kvm_argv_is_golden() -> None:
         "-serial", "chardev:ser0",
         "-blockdev", '{"driver":"qcow2","node-name":"d-a","file":{"driver":"file",'
         '"filename":"/h/a.qcow2"}}',
-        "-device", "virtio-blk-pci,drive=d-a,id=dev-d-a,bootindex=0",
+        "-device", "virtio-blk-pci,drive=d-a,id=dev-d-a,serial=d-a,bootindex=0",
         "-blockdev", '{"driver":"raw","node-name":"d-b","file":{"driver":"file",'
         '"filename":"/h/b.raw"}}',
-        "-device", "virtio-blk-pci,drive=d-b,id=dev-d-b",
+        "-device", "virtio-blk-pci,drive=d-b,id=dev-d-b,serial=d-b",
         "-netdev", "user,id=n0",
-        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,romfile=",
-        "-device", "virtio-balloon-pci,id=balloon0",
+        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,romfile=,addr=0x18",
+        "-device", "virtio-balloon-pci,id=balloon0,addr=0x1a",
         "-object", "rng-random,id=rng0,filename=/dev/urandom",
-        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
+        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev,addr=0x1b",
     ]
 
 
@@ -100,7 +100,7 @@ def test_encrypted_drive_gets_a_secret_object_from_a_file() -> None:
         "-blockdev",
         '{"driver":"qcow2","node-name":"d-enc","encrypt":{"format":"luks","key-secret":'
         '"sec-d-enc"},"file":{"driver":"file","filename":"/h/disks/d-enc.qcow2"}}',
-        "-device", "virtio-blk-pci,drive=d-enc,id=dev-d-enc",
+        "-device", "virtio-blk-pci,drive=d-enc,id=dev-d-enc,serial=d-enc",
     ]
 
 
@@ -115,13 +115,13 @@ def test_network_and_seed_argv_is_golden() -> None:
     assert tail == [
         "-blockdev", '{"driver":"raw","node-name":"cidata","read-only":true,"file":'
         '{"driver":"file","filename":"/h/seeds/i-n.iso","read-only":true}}',
-        "-device", "virtio-scsi-pci,id=scsi-cidata",
+        "-device", "virtio-scsi-pci,id=scsi-cidata,addr=0x1c",
         "-device", "scsi-cd,bus=scsi-cidata.0,drive=cidata,id=dev-cidata",
         "-netdev", "user,id=n0,restrict=on,hostfwd=udp:0.0.0.0:5353-:53",
-        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02,romfile=",
-        "-device", "virtio-balloon-pci,id=balloon0",
+        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02,romfile=,addr=0x18",
+        "-device", "virtio-balloon-pci,id=balloon0,addr=0x1a",
         "-object", "rng-random,id=rng0,filename=/dev/urandom",
-        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
+        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev,addr=0x1b",
     ]
     bridged = build_argv(LaunchSpec(**base, tap="ltp-abc", netns="lab", bridge="lbr-x",
                                     forwards=(ForwardSpec("tcp", "127.0.0.1", 1, 2),)),
@@ -137,3 +137,32 @@ def test_rundir_text_is_the_rundir(tmp_path: Path) -> None:
 
     driver = LocalDriver(Paths(home=tmp_path, runtime=tmp_path / "run"))
     assert driver.rundir_text("i-abc") == str(driver.rundir("i-abc"))
+
+
+def test_a_disk_serial_is_its_id_and_fits_virtio_blk() -> None:
+    """/dev/disk/by-id/virtio-<disk id>: a lecs disk id fits virtio-blk's 20-byte serial."""
+    import pytest
+
+    from backend.inventory.ids import new_id
+
+    assert len(new_id("d")) <= 20
+    assert DriveSpec(new_id("d"), "/h/x.qcow2").serial.startswith("d-")
+    with pytest.raises(ValueError, match="20-byte serial"):
+        build_argv(LaunchSpec(instance_id="i-x", name="x", vcpus=1, memory_mib=128,
+                              accel="tcg", rundir=RUN, drives=(DriveSpec("d-" + "x" * 19, "/h"),)))
+
+
+def test_every_device_but_the_disks_has_a_fixed_slot() -> None:
+    """The seed, NICs, balloon and rng sit at fixed PCI slots whatever the disks: a data disk
+    added or removed moves none of them (nor the disks before it)."""
+    def slots(n: int) -> list[str]:
+        argv = build_argv(LaunchSpec(
+            instance_id="i-s", name="s", vcpus=1, memory_mib=128, accel="tcg", rundir=RUN,
+            drives=tuple(DriveSpec(f"d-{i}", f"/h/{i}") for i in range(n)),
+            seed="/h/seed.iso", egress="sealed"), daemonize=False)
+        devices = [argv[i + 1] for i, a in enumerate(argv) if a == "-device"]
+        return [d for d in devices if "addr=" in d or d.startswith("virtio-blk")][n:]
+
+    assert slots(1) == slots(17)
+    assert [d.rsplit("addr=", 1)[1] for d in slots(1)] == \
+        ["0x1c", "0x18", "0x19", "0x1a", "0x1b"]

@@ -62,6 +62,26 @@ def test_doctor_names_the_accelerator(home: Path) -> None:
     assert checks["inventory"]["ok"]
 
 
+def test_doctor_says_whether_the_cloud_image_is_built(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optional (doctor still passes without it): where it is and its login user, or how to
+    build it."""
+    monkeypatch.setenv("LECS_CLOUD_IMAGE_DIR", str(tmp_path / "cloud"))
+    missing = lecs(home, "doctor", "--json", check=False)
+    checks = {c["check"]: c for c in json.loads(missing.stdout)}
+    line = checks["debian cloud image"]
+    assert not line["ok"] and not line["required"]
+    assert "sample_data/build_cloud_image.py" in line["detail"]
+    (tmp_path / "cloud").mkdir()
+    (tmp_path / "cloud" / "debian-12.qcow2").write_bytes(b"QFI\xfb")
+    (tmp_path / "cloud" / "manifest.json").write_text(
+        json.dumps({"image": "debian-12.qcow2", "login_user": "debian"}))
+    built = json.loads(lecs(home, "doctor", "--json", check=False).stdout)
+    line = {c["check"]: c for c in built}["debian cloud image"]
+    assert line["ok"] and "--login-user debian" in line["detail"]
+
+
 @pytest.mark.qemu
 def test_create_list_delete_across_processes(home: Path, tiny_guest: Path) -> None:
     started = time.monotonic()

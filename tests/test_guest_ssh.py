@@ -67,6 +67,22 @@ async def test_instance_ssh_runs_a_command_with_the_key_pair_and_refuses_another
         "ssh to 'sshbox' exited with status 255 (ssh could not log in")
 
 
+async def test_instance_ssh_logs_in_as_the_images_login_user(cloud: Cloud) -> None:
+    """The image's login user is ssh's default (the tiny guest knows only root: an image of
+    it said to log in as `nobody` is refused), `--user` overrides it."""
+    tiny = cloud.images.get("tiny")
+    await cloud.images.import_kernel(tiny.kernel, tiny.initrd, "tiny-nobody",
+                                     cmdline=tiny.cmdline, login_user="nobody")
+    await cloud.keypairs.create("k3")
+    inst = await cloud.instances.create("asuser", "tiny-nobody", "t1.nano", keypair="k3",
+                                        wait=True, wait_timeout=90)
+    assert inst.login_user == "nobody"
+    refused = lecs(cloud, "instance", "ssh", "asuser", "--", "id", "-un")
+    assert refused.returncode == 255 and "nobody@" not in refused.stdout, refused.stdout
+    ok = lecs(cloud, "instance", "ssh", "asuser", "--user", "root", "--", "id", "-un")
+    assert (ok.returncode, ok.stdout) == (0, "root\n"), ok.stderr
+
+
 async def test_dashboard_ssh_says_why_it_cannot_start(cloud: Cloud) -> None:
     """`s` on an instance ssh cannot reach shows a notice with the reason."""
     await cloud.keypairs.create("k2")
@@ -147,6 +163,12 @@ async def test_seed_is_a_cdrom_so_data_disks_start_at_vdb(cloud: Cloud) -> None:
     out = await serial_run(inst.runtime_dir, "sleep 2; echo DEV $(ls /dev/vd* /dev/sr*) END$((0))",
                            "END0", timeout=30)
     assert "DEV /dev/sr0 /dev/vda /dev/vdb END0" in out  # sorted by ls: sr0, then vda, vdb
+    # every virtio disk's serial is its lecs id (udev's /dev/disk/by-id/virtio-<id>), the
+    # hot-plugged one too; the tiny guest has no udev: sysfs says it
+    system = inst.disks[0].id
+    out = await serial_run(inst.runtime_dir, "echo SER $(cat /sys/block/vda/serial)"
+                           " $(cat /sys/block/vdb/serial) END$((1))", "END1", timeout=30)
+    assert f"SER {system} {disk.id} END1" in out
     await cloud.disks.detach("data1")
     assert cloud.disks.get(disk.id).state.value == "available"
 

@@ -97,3 +97,46 @@ async def test_tags_and_event_filter(cloud: Cloud) -> None:
     assert after.tags == {"b": "2"}
     actions = [e.action for e in cloud.audit.list(inst.id)]
     assert actions == ["instance.tag", "instance.create"]
+
+
+def lecs_cli(cloud: Cloud, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    env = {**os.environ, "LECS_HOME": str(cloud.paths.home)}
+    return subprocess.run([sys.executable, "-m", "app.main", *args], capture_output=True,
+                          text=True, env=env, cwd=Path(__file__).resolve().parent.parent,
+                          stdin=subprocess.DEVNULL, timeout=60)
+
+
+async def test_login_user_is_stored_shown_and_validated(cloud: Cloud, tmp_path: Path) -> None:
+    """`image import --login-user`: kept on the image, shown in image and instance details;
+    an invalid one is refused in one line, stores nothing and is audited."""
+    assert cloud.images.get("tiny").login_user == "root"
+    src = tmp_path / "cloud.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(src), "64M")
+    made = lecs_cli(cloud, "image", "import", str(src), "--name", "deb",
+                    "--login-user", "debian", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["login_user"] == "debian"
+    shown = json.loads(lecs_cli(cloud, "image", "show", "deb", "--json").stdout)
+    assert shown["login_user"] == "debian"
+    listed = json.loads(lecs_cli(cloud, "image", "list", "--json").stdout)
+    assert {i["name"]: i["login_user"] for i in listed} == {"deb": "debian", "tiny": "root"}
+
+    inst = await cloud.instances.create("deb1", "deb", "t1.nano", start=False)
+    assert inst.login_user == "debian"
+    text = lecs_cli(cloud, "instance", "show", "deb1").stdout
+    assert "login:     debian" in text
+    assert json.loads(lecs_cli(cloud, "instance", "show", "deb1", "--json").stdout)[
+        "login_user"] == "debian"
+
+    before = {i.id for i in cloud.images.list()}
+    bad = lecs_cli(cloud, "image", "import", str(src), "--name", "evil",
+                   "--login-user", "root; rm -rf /")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0 and "invalid login user" in bad.stderr
+    assert {i.id for i in cloud.images.list()} == before
+    assert sorted(p.name for p in cloud.paths.images.iterdir()) == sorted(before)
+    refused = [e for e in cloud.audit.list(limit=5) if e.action == "image.import"][0]
+    assert refused.result == "failure" and "login user" in refused.error

@@ -1,8 +1,10 @@
-"""`lecs doctor`: checks QEMU, qemu-img, the accelerator, dirs, the tiny guest, isolation."""
+"""`lecs doctor`: checks QEMU, qemu-img, the accelerator, dirs, the tiny guest, the Debian cloud
+image, isolation."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import stat
@@ -11,7 +13,7 @@ from typing import Any
 from app.cli.output import out
 from backend import Cloud
 from backend.api.presence import running as serve_running
-from backend.inventory.paths import guest_dir
+from backend.inventory.paths import cloud_image_dir, guest_dir
 
 
 def checks(cloud: Cloud) -> list[dict[str, Any]]:
@@ -41,6 +43,7 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
     add("tiny guest", manifest.exists(),
         str(guest_dir()) if manifest.exists()
         else "not built: python sample_data/build_guest.py", required=False)
+    add("debian cloud image", *cloud_image(), required=False)
     stray = cloud.unowned_files()
     add("unowned files", not stray,
         "none" if not stray else f"{len(stray)} under {cloud.paths.home} belong to no"
@@ -59,6 +62,22 @@ def checks(cloud: Cloud) -> list[dict[str, Any]]:
         add(f"isolation ({line.mode})", line.ok, line.detail, required=False)
     add("user", True, f"uid {os.getuid()}", required=False)
     return results
+
+
+def cloud_image() -> tuple[bool, str]:
+    """Whether sample_data/build_cloud_image.py's image is built, and how to build or use it."""
+    directory = cloud_image_dir()
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        image = directory / str(manifest["image"])
+        user = str(manifest["login_user"])
+        if image.is_file():
+            return True, (f"{image} (login user {user}; lecs image import {image}"
+                          f" --name debian-12 --login-user {user})")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return False, (f"not built in {directory} (the cloud-image test tier needs it): as root,"
+                   " python3 sample_data/build_cloud_image.py")
 
 
 async def doctor(cloud: Cloud, args: argparse.Namespace) -> None:

@@ -16,8 +16,8 @@ from backend.inventory.errors import ValidationError
 async def image_list(cloud: Cloud, args: argparse.Namespace) -> None:
     images = cloud.images.list()
     out(args, images, lambda: render.table(
-        ["ID", "NAME", "FORMAT", "SIZE", "STATE", "OS", "CHECKSUM"],
-        [[i.id, i.name, i.format, render.size(i.size_bytes), i.state.value, i.os,
+        ["ID", "NAME", "FORMAT", "SIZE", "STATE", "LOGIN", "OS", "CHECKSUM"],
+        [[i.id, i.name, i.format, render.size(i.size_bytes), i.state.value, i.login_user, i.os,
           _short_checksum(i.checksum, 12)] for i in images]))
 
 
@@ -63,17 +63,19 @@ async def image_import(cloud: Cloud, args: argparse.Namespace) -> None:
             raise ValidationError("a kernel image needs --kernel and --initrd and no PATH")
         image = await cloud.images.import_kernel(
             args.kernel, args.initrd, args.name,
-            cmdline=args.cmdline or "console=ttyS0 panic=-1 quiet", os_name=args.os or "")
+            cmdline=args.cmdline or "console=ttyS0 panic=-1 quiet", os_name=args.os or "",
+            login_user=args.login_user)
     else:
         if not args.path:
             raise ValidationError("give a disk image PATH or URL, or --kernel and --initrd")
         if args.path.startswith(("http://", "https://")):
             image = await cloud.images.import_url(args.path, args.name, args.os or "",
                                                   args.checksum, progress=_progress(args),
-                                                  fmt=args.format)
+                                                  fmt=args.format, login_user=args.login_user)
         else:
             image = await cloud.images.import_disk(args.path, args.name, args.os or "",
-                                                   progress=_progress(args), fmt=args.format)
+                                                   progress=_progress(args), fmt=args.format,
+                                                   login_user=args.login_user)
     out(args, image, lambda: f"imported {image.name} ({image.id}, {image.format}, "
         f"{render.size(image.size_bytes)}, {_short_checksum(image.checksum)})")
 
@@ -108,6 +110,9 @@ def register(nouns: Any) -> None:
     p.add_argument("--initrd")
     p.add_argument("--cmdline")
     p.add_argument("--os")
+    p.add_argument("--login-user", default="root", metavar="USER",
+                   help="who its guest lets in over ssh (default root; Debian's cloud images:"
+                   " debian); `lecs instance ssh` logs in as it")
     p = verb(im, "create-from-instance", image_create_from_instance,
              "an image of a stopped instance's system disk (--full: and its data disks)")
     p.add_argument("instance")

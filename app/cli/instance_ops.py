@@ -9,6 +9,7 @@ from typing import Any
 
 from app.cli.output import Handler, confirm, destructive, out, verb
 from backend import Cloud
+from backend.compute.readiness import Readiness
 from backend.inventory.errors import LecsError
 from backend.inventory.validate import tags as parse_tags
 
@@ -94,7 +95,10 @@ def bulk(verb_name: str, single: Handler) -> Handler:
             confirm(args, f"{verb_name} {len(refs)} instance(s): {', '.join(refs)}")
         how: dict[str, Any] = {}
         if verb_name in ("start", "reboot"):
-            how = {"wait": args.wait, "timeout": args.timeout}
+            how = {"wait": Readiness(args.wait) if args.wait else False,
+                   "timeout": args.timeout}
+        if verb_name == "reboot":
+            how.update(force=args.force, shutdown_timeout=args.shutdown_timeout)
         elif verb_name == "stop":
             how = {"timeout": args.timeout}
         results = await cloud.instance_ops.each(verb_name, refs, **how)

@@ -10,6 +10,7 @@ from app import render
 from app.cli import instance_ops
 from app.cli.output import Handler, confirm, destructive, noun, out, progress_bar, verb
 from backend import Cloud
+from backend.compute.readiness import Readiness
 from backend.inventory.errors import LecsError, ValidationError
 from backend.inventory.records import InstanceState
 from backend.inventory.validate import tags as parse_tags
@@ -25,14 +26,15 @@ def _instance_rows(instances: list[Any]) -> str:
 
 
 def _instance_detail(inst: Any, answer: str = "", egress: str = "",
-                     seed: dict[str, str] | None = None) -> str:
-    state = inst.state.value + (f", {answer}" if answer else "")
+                     seed: dict[str, str] | None = None, level: str = "") -> str:
+    state = inst.state.value + (f" ({level})" if level else "") + (f", {answer}" if answer else "")
     if inst.state is InstanceState.PAUSED and not inst.last_error:  # not an I/O error's pause
         state += f" (lecs instance pause; `lecs instance resume {inst.name}` continues it)"
     lines = [
         f"id:        {inst.id}", f"name:      {inst.name}", f"state:     {state}",
         f"type:      {inst.type} ({inst.vcpus} vCPU, {inst.memory_mib} MiB)",
-        f"image:     {inst.image_name} ({inst.image_id})", f"accel:     {inst.accel}",
+        f"image:     {inst.image_name} ({inst.image_id})", f"login:     {inst.login_user}",
+        f"accel:     {inst.accel}",
         f"pid:       {inst.pid or '-'}", f"uptime:    {render.duration(inst.uptime)}",
         f"created:   {render.when(inst.created_at)}",
         f"tags:      {', '.join(f'{k}={v}' for k, v in inst.tags.items()) or '-'}",
@@ -85,10 +87,11 @@ async def instance_show(cloud: Cloud, args: argparse.Namespace) -> None:
     isolation = cloud.sgs.egress_status(inst.id)
     seed = cloud.instances.net.seed_view(
         inst.id, disk_image=not cloud.images.get(inst.image_id).is_kernel)
+    level = cloud.instances.readiness(inst)  # booting, ready, configured (running only)
     shown = {**render.to_jsonable(inst), "qmp": answer or "ok", "isolation": isolation,
-             "seed": seed}
+             "seed": seed, "readiness": level.value if level else None}
     out(args, shown if args.json else inst,
-        lambda: _instance_detail(inst, answer, isolation, seed))
+        lambda: _instance_detail(inst, answer, isolation, seed, level.value if level else ""))
 
 
 async def instance_port(cloud: Cloud, args: argparse.Namespace) -> None:
@@ -114,7 +117,7 @@ async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
     create: dict[str, Any] = dict(
         image=args.image, itype=args.type or cloud.types.default(), tags=parse_tags(args.tag),
         disk_gib=args.disk,
-        start=not args.no_start, wait=args.wait, wait_timeout=args.timeout,
+        start=not args.no_start, wait=_level(args.wait), wait_timeout=args.timeout,
         sgs=args.sg or None, keypair=args.keypair, user_data=user_data,
         hostname=args.hostname, network=args.network)
     if args.count is not None:  # NAME-1 … NAME-N, side by side
@@ -125,12 +128,26 @@ async def instance_create(cloud: Cloud, args: argparse.Namespace) -> None:
         + " ".join(f"{f.host_addr}:{f.host_port}->{f.guest_port}" for f in inst.forwards))
 
 
+def _wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", nargs="?", const="ready", default=None, metavar="LEVEL",
+                   choices=[r.value for r in Readiness if r is not Readiness.BOOTING],
+                   help="wait until the guest is ready (SSH answers); --wait=configured:"
+                   " until its user-data ran (cloud-init finished)")
+
+
+def _level(wait: str | None) -> Readiness | bool:
+    return Readiness(wait) if wait else False
+
+
 def _power(verb: str) -> Handler:
     async def run(cloud: Cloud, args: argparse.Namespace) -> None:
         method = getattr(cloud.instances, verb.replace("-", "_"))
         kwargs: dict[str, Any] = {}
         if verb in ("start", "reboot"):
-            kwargs = {"wait": args.wait, "timeout": args.timeout}
+            kwargs = {"wait": _level(args.wait), "timeout": args.timeout}
+        if verb == "reboot":
+            kwargs.update(force=args.force, shutdown_timeout=args.shutdown_timeout,
+                          progress=None if args.force else progress_bar(args))
         elif verb == "stop":
             kwargs = {"timeout": args.timeout, "progress": progress_bar(args)}
         inst = await method(args.instance, **kwargs)
@@ -159,9 +176,9 @@ async def instance_console(cloud: Cloud, args: argparse.Namespace) -> None:
 
 
 def _ssh_options(p: argparse.ArgumentParser, defaults: bool = True) -> argparse.ArgumentParser:
-    p.add_argument("--user", default="root" if defaults else argparse.SUPPRESS,
-                   help="login user (default root, the tiny guest's; a cloud image's is its"
-                   " own, e.g. debian)")
+    p.add_argument("--user", default="" if defaults else argparse.SUPPRESS,
+                   help="login user (default: its image's login user, e.g. root for the tiny"
+                   " guest, debian for Debian's cloud image)")
     p.add_argument("--identity", "-i", default="" if defaults else argparse.SUPPRESS,
                    help="private key (default: the key pair's, when lecs knows it)")
     return p
@@ -194,7 +211,7 @@ async def instance_ssh(cloud: Cloud, args: argparse.Namespace) -> None:
     inst = cloud.instances.get(args.instance)
     key = args.identity or (cloud.keypairs.get(inst.key_pair).private_key_path
                             if inst.key_pair else "")
-    argv = ssh_argv(inst, args.user, key or None, command)
+    argv = ssh_argv(inst, args.user or inst.login_user, key or None, command)
     cloud.close()
     os.execv(argv[0], argv)
 
@@ -219,18 +236,24 @@ def register(nouns: Any) -> None:
     p.add_argument("--user-data", metavar="FILE", help="a #! script or #cloud-config")
     p.add_argument("--hostname", help="guest hostname (NoCloud meta-data)")
     p.add_argument("--network", help="a bridge network (root); default user-mode networking")
-    p.add_argument("--wait", action="store_true", help="wait until the guest is ready")
+    _wait_option(p)
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--count", type=int, metavar="N", help="make NAME-1 … NAME-N side by side")
     bulk, several = instance_ops.bulk, instance_ops.several  # several names, --tag, --all
     p = several(verb(ins, "start", bulk("start", _power("start")), "start stopped instances"))
-    p.add_argument("--wait", action="store_true")
+    _wait_option(p)
     p.add_argument("--timeout", type=float, default=120.0)
     p = several(verb(ins, "stop", bulk("stop", _power("stop")), "ACPI power-off (pressed again"
                      " every 3 s), then quit after --timeout"))
     p.add_argument("--timeout", type=float, default=None, help="seconds (default 30)")
-    p = several(verb(ins, "reboot", bulk("reboot", _power("reboot")), "reset instances"))
-    p.add_argument("--wait", action="store_true", help="until the guest is up again")
+    p = several(verb(ins, "reboot", bulk("reboot", _power("reboot")), "clean reboot: the"
+                     " guest shuts down (ACPI power button, pressed again every 3 s) and starts"
+                     " again"))
+    p.add_argument("--force", action="store_true",
+                   help="reset at once, without the guest's shutdown (unsynced data is lost)")
+    p.add_argument("--shutdown-timeout", type=float, default=None,
+                   help="seconds for the guest to shut down before it is reset (default 30)")
+    _wait_option(p)
     p.add_argument("--timeout", type=float, default=120.0)
     verb(ins, "force-stop", _power("force-stop"), "power off at once").add_argument("instance")
     p = verb(ins, "delete", bulk("delete", instance_delete), "delete instances and their"

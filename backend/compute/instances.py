@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backend.compute import states
 from backend.compute.catalogue import Catalogue
 from backend.compute.launch import Launcher
+from backend.compute.readiness import Readiness, level_of
+from backend.compute.reboot import PRESS_EVERY, Progress
 from backend.compute.records import Instance, InstanceType
 from backend.compute.system_disk import make_system_disk
 from backend.drivers.protocol import Driver
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
     from backend.inventory.journal import Journal, Operation
 
 S = InstanceState
-PRESS_EVERY = 3.0  # seconds between ACPI power-button presses while a stop waits
-Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 
 
 class Instances(Launcher):
@@ -67,7 +66,7 @@ class Instances(Launcher):
         tags: dict[str, str] | None = None,
         disk_gib: int | None = None,
         start: bool = True,
-        wait: bool = False,
+        wait: bool | Readiness = False,
         wait_timeout: float = 60.0,
         sgs: builtins.list[str] | None = None,
         keypair: str | None = None,
@@ -100,7 +99,7 @@ class Instances(Launcher):
                 await self._create(op, instance_id, name, source, flavor, disk_gib, tags, sgs,
                                    keypair, user_data, hostname, network, start)
         if start and wait:
-            await self.wait_ready(instance_id, wait_timeout)
+            await self.wait_ready(instance_id, wait_timeout, level_of(wait))
         return self.get(instance_id, reconcile=False)
 
     async def _create(
@@ -163,7 +162,7 @@ class Instances(Launcher):
     async def _op(self, op: str, ref: str, params: dict[str, Any] | None = None,
                   **how: Any) -> Any:
         row = self._row(ref)
-        with self.audit.track(f"instance.{op}", row["id"], params or {}):
+        with self.audit.track(f"instance.{op}", row["id"], params or {}) as tracked:
             async with self.locks.hold(row["id"]):
                 row = self._row(row["id"])
                 state = S(row["state"])
@@ -171,18 +170,24 @@ class Instances(Launcher):
                 if op == "start":
                     self.driver.check()
                 async with self.journal.operation(f"instance.{op}", row["id"]) as jop:
-                    # A killed delete is finished; any other killed power operation leaves
-                    # the row to follow its QEMU (backend/compute/recovery.py).
+                    # A killed delete is finished; a killed clean reboot too; any other killed
+                    # power operation leaves the row to follow its QEMU (compute/recovery.py).
+                    more = {"reboot": "force" if how.get("force") else "clean"} \
+                        if op == "reboot" else {}
                     jop.effect("instance.purge" if op == "delete" else "instance.settle",
-                               instance=row["id"])
+                               instance=row["id"], **more)
+                    if op == "reboot":
+                        how["said"] = tracked.parameters  # how it went, in its audit event
                     await getattr(self, "_do_" + op.replace("-", "_"))(row, state, **how)
         return self.get(row["id"], reconcile=False) if op != "delete" else None
 
-    async def start(self, ref: str, wait: bool = False, timeout: float = 60.0) -> Instance:
+    async def start(self, ref: str, wait: bool | Readiness = False,
+                    timeout: float = 60.0) -> Instance:
+        """With `wait`, return once the guest is ready (True) or at that level."""
         self._pre_reconcile(ref)
         inst = await self._op("start", ref)
         if wait:
-            await self.wait_ready(inst.id, timeout)
+            await self.wait_ready(inst.id, timeout, level_of(wait))
         return inst
 
     async def stop(self, ref: str, timeout: float | None = None,
@@ -194,12 +199,19 @@ class Instances(Launcher):
         return await self._op("stop", ref, {"timeout": timeout}, timeout=timeout,
                               progress=progress)
 
-    async def reboot(self, ref: str, wait: bool = False, timeout: float = 60.0) -> Instance:
-        """Reset; with `wait`, return once the guest is up again (as `start --wait`)."""
+    async def reboot(self, ref: str, wait: bool | Readiness = False, timeout: float = 60.0,
+                     force: bool = False, shutdown_timeout: float | None = None,
+                     progress: Progress | None = None) -> Instance:
+        """A clean reboot: the guest shuts down (ACPI button, pressed again every PRESS_EVERY
+        s), QEMU holding on its power-off resets it (backend/compute/reboot.py); reset anyway
+        after `shutdown_timeout`. `force`: a reset at once. With `wait`, return once the guest
+        is up again (as `start --wait`) within `timeout`."""
         self._pre_reconcile(ref)
-        inst = await self._op("reboot", ref)
+        shutdown_timeout = shutdown_timeout or self.stop_timeout
+        inst = await self._op("reboot", ref, {"force": force, "timeout": shutdown_timeout},
+                              force=force, timeout=shutdown_timeout, progress=progress)
         if wait:
-            await self.wait_ready(inst.id, timeout)
+            await self.wait_ready(inst.id, timeout, level_of(wait))
         return inst
 
     async def force_stop(self, ref: str) -> Instance:
@@ -248,14 +260,25 @@ class Instances(Launcher):
         self.driver.cleanup(row["id"])
         self._set(row["id"], state=S.STOPPED.value, pid=None, started_at=None, last_error="")
 
-    async def _do_reboot(self, row: dict[str, Any], state: S) -> None:
+    async def _do_reboot(self, row: dict[str, Any], state: S, force: bool = False,
+                         timeout: float = 30.0, progress: Progress | None = None,
+                         said: dict[str, Any] | None = None) -> None:
+        from backend.compute import reboot
+
         self._set(row["id"], state=S.REBOOTING.value)
+        log = self.driver.rundir(row["id"]) / "serial.log"
         try:
             if self._settle_user_data(row):  # this QEMU still has the first boot's seed
                 await self.driver.change_seed(row["id"], str(self.net.seed_path(row["id"])))
-            (self.driver.rundir(row["id"]) / "serial.log").write_bytes(b"")
-            journal.step("reset")
-            await self.driver.reset(row["id"])
+            if force:
+                log.write_bytes(b"")
+                journal.step("reset")
+                await self.driver.reset(row["id"])
+            else:
+                clean = await reboot.clean(self.driver, row["id"], row["pid"], timeout, log,
+                                           progress)
+                if said is not None:
+                    said["outcome"] = "clean" if clean else f"reset after {timeout:.0f}s"
         except BaseException as exc:
             # A QEMU slow to answer is not a broken one: while it lives it stays running.
             live, _pid = self.driver.liveness(row["id"], row["pid"])

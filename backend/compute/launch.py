@@ -9,12 +9,15 @@ reading is `InstanceRecords` (backend/compute/reader.py). Heavy imports happen o
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.compute.catalogue import Catalogue
 from backend.compute.reader import InstanceRecords
+from backend.compute.readiness import Readiness
+from backend.compute.records import Instance
 from backend.drivers.qemu.process import Liveness
 from backend.inventory import journal
 from backend.inventory.errors import QemuError
@@ -26,7 +29,6 @@ if TYPE_CHECKING:
     from backend.images.service import Images
 
 S = InstanceState
-READY_MARKER = b"LECS-GUEST-READY"
 
 
 class Launcher(InstanceRecords):
@@ -120,26 +122,50 @@ class Launcher(InstanceRecords):
             raise
         self._set(instance_id, state=S.RUNNING.value, started_at=time.time(), accel=spec.accel)
 
-    async def wait_ready(self, ref: str, timeout: float = 60.0) -> float:
-        """Wait for the guest: its serial marker, or an SSH banner on the forwarded port."""
-        from backend.compute.readiness import ssh_banner
+    async def wait_ready(self, ref: str, timeout: float = 60.0,
+                         level: Readiness = Readiness.READY) -> float:
+        """Wait for the guest to reach `level` (backend/compute/readiness.py): READY, an SSH
+        banner on the forwarded port or its line on the serial console; CONFIGURED, the
+        serial console's line that the user-data ran (cloud-init's, or the tiny guest's)."""
+        from backend.compute.readiness import of_log, ssh_banner
 
         inst = self.get(ref, reconcile=False)
-        log = Path(inst.runtime_dir) / "serial.log"
-        ssh = inst.port_for(22)
+        log = str(Path(inst.runtime_dir) / "serial.log")
+        ssh = inst.port_for(22) if level is Readiness.READY else None
         loop = asyncio.get_running_loop()
         started = loop.time()
-        while loop.time() - started < timeout:
-            try:
-                if READY_MARKER in log.read_bytes():
-                    return loop.time() - started
-            except OSError:
-                pass
-            if ssh and await ssh_banner("127.0.0.1", ssh):
-                return loop.time() - started
-            live, _ = self.driver.liveness(inst.id, inst.pid)
-            if live is not Liveness.ALIVE:
-                self.reconcile([inst.id])
-                raise QemuError(f"instance {inst.name!r} stopped before the guest was ready")
-            await asyncio.sleep(0.1)
-        raise QemuError(f"guest of {inst.name!r} not ready after {timeout:.0f}s")
+        probe: asyncio.Task[bool] | None = None  # one SSH probe at a time, the log read meanwhile
+        try:
+            while (waited := loop.time() - started) < timeout:
+                seen = of_log(log)
+                if seen is not None and seen.rank >= level.rank:
+                    return waited
+                if probe is not None and probe.done():
+                    if probe.result():
+                        return waited
+                    probe = None
+                if ssh and probe is None:
+                    probe = asyncio.ensure_future(
+                        ssh_banner("127.0.0.1", ssh, min(15.0, max(0.5, timeout - waited))))
+                live, _ = self.driver.liveness(inst.id, inst.pid)
+                if live is not Liveness.ALIVE:
+                    self.reconcile([inst.id])
+                    raise QemuError(f"instance {inst.name!r} stopped before the guest was"
+                                    f" {level.value}")
+                await asyncio.sleep(0.1)
+        finally:
+            if probe is not None:
+                probe.cancel()
+        what = {Readiness.READY: "ready (no SSH banner)",
+                Readiness.CONFIGURED: "configured (no cloud-init 'finished' line on its serial"
+                                      " console)"}.get(level, level.value)
+        raise QemuError(f"guest of {inst.name!r} not {what} after {timeout:.0f}s")
+
+    def readiness(self, inst: Instance) -> Readiness | None:
+        """How far a running instance's guest is, from its serial console; None if it is not
+        running or has no serial log (backend/compute/readiness.py)."""
+        from backend.compute.readiness import of_log
+
+        if inst.state is not S.RUNNING or not inst.runtime_dir:
+            return None
+        return of_log(os.path.join(inst.runtime_dir, "serial.log"))

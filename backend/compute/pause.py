@@ -14,8 +14,10 @@ resumes it (the two causes are kept apart by QEMU's own runstate).
 The row only ever follows what QEMU reports (`query-status`), so this is safe from any
 process at any time and idempotent: a process killed between `cont` and the row update
 leaves a running QEMU behind a `paused` row, which the next look sets back to running.
-Looks come from the sampler (the dashboard, `lecs metric watch`, later `lecs serve`), from
-`lecs instance show`, and from every `Cloud.open` for rows already paused.
+A QEMU held in runstate `shutdown` (or `prelaunch` after its reset) is a killed clean
+reboot's, never an I/O error: its reboot is finished (backend/compute/reboot.py) and the row
+says running. Looks come from the sampler (the dashboard, `lecs metric watch`, later
+`lecs serve`), from `lecs instance show`, and from every `Cloud.open` for rows already paused.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import shutil
 from typing import Any
 
+from backend.compute import reboot
 from backend.drivers.protocol import Driver
 from backend.inventory.audit import Audit
 from backend.inventory.locks import Locks
@@ -93,6 +96,14 @@ async def follow(
             return False
         if status is None:
             status = await driver.run_status(instance_id)
+        if status in (reboot.HELD, reboot.RESET):  # a killed reboot's: not an I/O error
+            await reboot.finish(driver, instance_id, status)
+            with store.transaction() as db:
+                db.table("instances").update(instance_id, {"state": S.RUNNING.value})
+            audit.record("instance.reconcile", instance_id,
+                         {"from": status, "to": S.RUNNING.value,
+                          "detail": "finished a killed reboot: reset, running"}, "success", "")
+            return True
         if status == IO_ERROR:
             if row["state"] == S.PAUSED and space_is_back(store, instance_id):
                 await driver.resume(instance_id)

@@ -21,6 +21,7 @@ S = InstanceState
 STATES = {s.value: s for s in InstanceState}  # a dict lookup is ~5x cheaper than S(value)
 DISK_STATES = {s.value: s for s in DiskState}
 NO_NET: dict[str, Any] = {}
+NO_IMAGE = ("?", "root")  # an image row gone: its name unknown, ssh as root
 
 
 class InstanceRecords:
@@ -42,10 +43,11 @@ class InstanceRecords:
     def _build(self, row: dict[str, Any], extra: dict[str, Any]) -> Instance:
         itype = extra["types"].get(row["type"])
         net = extra["net"].get(row["id"], NO_NET)
+        image = extra["images"].get(row["image_id"], NO_IMAGE)
         return Instance(
             id=row["id"], name=row["name"], type=row["type"],
             vcpus=itype[0] if itype else 0, memory_mib=itype[1] if itype else 0,
-            image_id=row["image_id"], image_name=extra["images"].get(row["image_id"], "?"),
+            image_id=row["image_id"], image_name=image[0],
             state=STATES[row["state"]], created_at=row["created_at"], started_at=row["started_at"],
             pid=row["pid"], accel=row["accel"] or "", last_error=row["last_error"] or "",
             tags=extra["tags"].get(row["id"], {}),
@@ -55,7 +57,7 @@ class InstanceRecords:
             security_groups=list(net.get("groups", ())),
             key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
             network=net.get("network", ""), ip=net.get("ip", ""),
-            egress_restricted=bool(row.get("egress_restricted")),
+            egress_restricted=bool(row.get("egress_restricted")), login_user=image[1],
         )
 
     def _extras(self, ids: list[str] | None) -> dict[str, Any]:
@@ -84,7 +86,8 @@ class InstanceRecords:
             forwards.setdefault(iid, []).append(Forward(*fields))
         types = {name: (vcpus, mem) for name, vcpus, mem in
                  run("SELECT name, vcpus, memory_mib FROM instance_types")}
-        images = dict(run("SELECT id, name FROM images").fetchall())
+        images = {iid: (name, user) for iid, name, user in
+                  run("SELECT id, name, login_user FROM images")}
         return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
                 "images": images, "net": self.net.view(ids)}
 

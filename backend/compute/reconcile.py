@@ -26,7 +26,10 @@ def run(
     QEMU proven to be the instance's (pid file and command line) behind a row that says
     otherwise — `starting` with no pid after a killed start, `error` after a QMP timeout —
     is adopted: running, with its pid (a `paused` row keeps its state: backend/compute/pause.py
-    follows what QEMU reports). Instances busy with an operation (their lock is
+    follows what QEMU reports). A `rebooting` row left by a killed reboot is adopted too:
+    its QEMU may be held on the guest's power-off (runstate `shutdown`), which the next
+    runstate look and the journal's recovery finish (backend/compute/reboot.py); a sync
+    reconcile asks QEMU nothing. Instances busy with an operation (their lock is
     held) are left alone.
     """
     sql = f"SELECT * FROM instances WHERE state IN ({','.join('?' * len(ACTIVE))})"

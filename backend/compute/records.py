@@ -48,6 +48,7 @@ class Instance:
     network: str = ""  # "" = user-mode networking; else a bridge network's name
     ip: str = ""  # the address on that network
     egress_restricted: bool = False  # user mode: restrict=on
+    login_user: str = "root"  # its image's: who `lecs instance ssh` logs in as
 
     def port_for(self, guest_port: int) -> int | None:
         for fwd in self.forwards:

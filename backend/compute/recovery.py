@@ -2,7 +2,8 @@
 
 - `instance.settle` (start, stop, reboot, force-stop): the row follows reality. A QEMU proven
   to be the instance's (pid file and command line) is adopted: `running` with its pid, never a
-  second QEMU over it. No QEMU: `stopped`, its stale sockets gone.
+  second QEMU over it. No QEMU: `stopped`, its stale sockets gone. A killed clean reboot is
+  finished first: a QEMU held on the guest's power-off is reset and runs (compute/reboot.py).
 - `instance.purge` (create, delete): the instance goes entirely. A create killed half-way is
   rolled back (its files, rows, seed, and a QEMU it may have launched); a delete killed
   half-way is finished.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.drivers.qemu.process import Liveness
+from backend.inventory.errors import QemuError
 from backend.inventory.records import InstanceState as S
 
 if TYPE_CHECKING:
@@ -92,6 +94,9 @@ async def settle(inst: Instances, action: str, data: dict[str, Any]) -> None:
         if row is None:
             return
         live, pid = inst.driver.liveness(instance_id, row["pid"])
+        if live is Liveness.ALIVE and pid:
+            await _finish_reboot(inst, instance_id, pid, data.get("reboot") == "clean")
+            live, pid = inst.driver.liveness(instance_id, pid)
         if live is Liveness.ALIVE:
             fields: dict[str, Any] = {"state": S.RUNNING.value, "pid": pid}
             if not row["started_at"]:
@@ -103,3 +108,21 @@ async def settle(inst: Instances, action: str, data: dict[str, Any]) -> None:
             db.table("instances").update(instance_id, fields)
     inst.audit.record("instance.recover", instance_id,
                       {"interrupted": action, "outcome": fields["state"]}, "success", "")
+
+
+async def _finish_reboot(inst: Instances, instance_id: str, pid: int, clean: bool) -> None:
+    """A killed reboot's QEMU runs again (compute/reboot.py): one held on the guest's
+    power-off is reset; a killed clean reboot whose guest still runs is done over (the
+    guest may be half-way through the shutdown asked of it). Any other settle: the power-off
+    action put back, in case. A QEMU not answering is left as it is (running, as before)."""
+    from backend.compute import reboot
+
+    try:
+        status = await inst.driver.run_status(instance_id)
+        if status in (reboot.HELD, reboot.RESET) or not clean:
+            await reboot.finish(inst.driver, instance_id, status)
+        else:  # still held on power-off: released only once the guest was reset
+            await reboot.clean(inst.driver, instance_id, pid, inst.stop_timeout,
+                               inst.driver.rundir(instance_id) / "serial.log")
+    except QemuError:
+        pass

@@ -57,6 +57,11 @@ class Driver(Protocol):
 
     async def reset(self, instance_id: str) -> None: ...
 
+    async def hold_on_poweroff(self, instance_id: str, hold: bool) -> None:
+        """hold: the guest's power-off leaves QEMU alive, paused in runstate `shutdown` (QMP
+        set-action shutdown=pause), for a clean reboot; not hold: a power-off ends QEMU."""
+        ...
+
     async def change_seed(self, instance_id: str, path: str) -> None:
         """Put the seed ISO at `path` (rewritten) in the running instance's seed CD-ROM."""
         ...

@@ -1,5 +1,5 @@
-"""Image tables: `images` (schema step 1) and the disks an image holds (step 5): one row per
-captured disk.
+"""Image tables: `images` (schema step 1; its `login_user` step 8) and the disks an image holds
+(step 5): one row per captured disk.
 
 An image made from an instance records its system disk at position 0 and, for a
 full-instance image, each data disk at 1, 2, … in the instance's bus order. Imported
@@ -48,3 +48,9 @@ def step1(db: sqlite_utils.Database) -> None:
 def step5(db: sqlite_utils.Database) -> None:
     for statement in STATEMENTS:
         db.execute(statement)
+
+
+def step8(db: sqlite_utils.Database) -> None:
+    """The user an image's guest lets in over ssh (`debian` for Debian's cloud images); every
+    image before this step is a root one (the tiny guest's)."""
+    db.table("images").add_column("login_user", str, not_null_default="root")

@@ -116,16 +116,17 @@ class Images:
     @journaled("image.import")
     async def import_disk(
         self, path: str | Path, name: str, os_name: str = "", progress: Progress | None = None,
-        fmt: str | None = None,
+        fmt: str | None = None, login_user: str = "root",
     ) -> Image:
         """Import a disk image file: `fmt` (qcow2, raw, vmdk, …) or sniffed by its magic; the
         file is untrusted input, admitted only as one standalone file
-        (backend/images/inspect.py)."""
+        (backend/images/inspect.py). `login_user`: who its guest lets in over ssh."""
         from backend.images import inspect, intake
 
-        params = {"path": str(path), "name": name, "format": fmt}
+        params = {"path": str(path), "name": name, "format": fmt, "login_user": login_user}
         with self.audit.track("image.import", name, params) as t:
             self._check_new_name(name)
+            validate.name(login_user, "login user")
             src = validate.existing_file(path, "image file")
             fmt = inspect.check_format(fmt)
             image_id = new_id("img")
@@ -138,7 +139,7 @@ class Images:
                 image = Image(
                     id=image_id, name=name, format=fmt, size_bytes=size, os=os_name,
                     source=f"imported:{src}", checksum=checksum, state=ImageState.AVAILABLE,
-                    created_at=time.time(), path=str(dest),
+                    created_at=time.time(), path=str(dest), login_user=login_user,
                 )
                 self._insert(image)
             except BaseException:
@@ -157,12 +158,15 @@ class Images:
         source: str | None = None,
         checksum: str | None = None,
         link: bool = False,
+        login_user: str = "root",
     ) -> Image:
         from backend.images import capture as image_disks
 
-        params = {"kernel": str(kernel), "initrd": str(initrd), "cmdline": cmdline, "name": name}
+        params = {"kernel": str(kernel), "initrd": str(initrd), "cmdline": cmdline, "name": name,
+                  "login_user": login_user}
         with self.audit.track("image.import", name, params) as t:
             self._check_new_name(name)
+            validate.name(login_user, "login user")
             k_src = validate.existing_file(kernel, "kernel")
             i_src = validate.existing_file(initrd, "initrd")
             if len(cmdline) > 2048 or "\n" in cmdline:
@@ -194,7 +198,7 @@ class Images:
                     size_bytes=k_dest.stat().st_size + i_dest.stat().st_size, os=os_name,
                     source=source or f"imported:{k_src}", checksum=checksum,
                     state=ImageState.AVAILABLE, created_at=time.time(), kernel=str(k_dest),
-                    initrd=str(i_dest), cmdline=cmdline,
+                    initrd=str(i_dest), cmdline=cmdline, login_user=login_user,
                 )
                 self._insert(image)
             except BaseException:
@@ -204,14 +208,15 @@ class Images:
 
     async def import_url(
         self, url: str, name: str, os_name: str = "", checksum: str | None = None,
-        progress: Progress | None = None, fmt: str | None = None,
+        progress: Progress | None = None, fmt: str | None = None, login_user: str = "root",
     ) -> Image:
         """Download an http(s) image (cancellable; see backend/images/transfer.py). The
         journal names it by its public URL: a signed URL's secret is never written."""
         from backend.images import transfer
 
         async with self.journal.operation("image.import", transfer.public_url(url)):
-            return await transfer.import_url(self, url, name, os_name, checksum, progress, fmt)
+            return await transfer.import_url(self, url, name, os_name, checksum, progress, fmt,
+                                             login_user)
 
     @journaled("image.create-from-instance")
     async def create_from_instance(
@@ -229,7 +234,7 @@ class Images:
             "size_bytes": image.size_bytes, "os": image.os, "source": image.source,
             "checksum": image.checksum, "state": image.state.value,
             "created_at": image.created_at, "path": image.path, "kernel": image.kernel,
-            "initrd": image.initrd, "cmdline": image.cmdline,
+            "initrd": image.initrd, "cmdline": image.cmdline, "login_user": image.login_user,
         }
         with self.store.transaction() as db:
             db.table("images").insert(row)

@@ -37,7 +37,7 @@ from backend.drivers.qemu import volume
 from backend.drivers.qemu.volume import Volume
 from backend.images import capture as image_disks
 from backend.images import inspect, intake
-from backend.inventory import journal
+from backend.inventory import journal, validate
 from backend.inventory.errors import LecsError, NotFoundError, StateError, ValidationError
 from backend.inventory.ids import new_id
 from backend.inventory.paths import private_dir
@@ -152,12 +152,14 @@ async def download(
     return "blake3:" + digest.hexdigest(), verify.hexdigest() if verify else "", done
 
 
-def _creating_row(images: Images, image_id: str, name: str, os_name: str, source: str) -> None:
+def _creating_row(images: Images, image_id: str, name: str, os_name: str, source: str,
+                  login_user: str) -> None:
     with images.store.transaction() as db:
         db.table("images").insert({
             "id": image_id, "name": name, "format": "", "size_bytes": 0, "os": os_name,
             "source": source, "checksum": "", "state": ImageState.CREATING.value,
             "created_at": time.time(), "path": "", "kernel": "", "initrd": "", "cmdline": "",
+            "login_user": login_user,
         })
 
 
@@ -176,11 +178,13 @@ def discard(images: Images, image_id: str) -> None:
 
 async def import_url(
     images: Images, url: str, name: str, os_name: str = "", checksum: str | None = None,
-    progress: Progress | None = None, fmt: str | None = None,
+    progress: Progress | None = None, fmt: str | None = None, login_user: str = "root",
 ) -> Image:
-    params = {"url": public_url(url), "name": name, "checksum": checksum, "format": fmt}
+    params = {"url": public_url(url), "name": name, "checksum": checksum, "format": fmt,
+              "login_user": login_user}
     with images.audit.track("image.import", name, params) as t:
         images._check_new_name(name)
+        validate.name(login_user, "login user")
         check_url(url)
         expected = check_checksum(checksum)
         fmt = inspect.check_format(fmt)
@@ -188,7 +192,7 @@ async def import_url(
         t.resource = image_id
         journal.effect("image.purge", image=image_id)  # before its dir and row exist
         directory = private_dir(images.paths.images / image_id)
-        _creating_row(images, image_id, name, os_name, f"url:{public_url(url)}")
+        _creating_row(images, image_id, name, os_name, f"url:{public_url(url)}", login_user)
         try:
             part = directory / "download.part"
             want_sha256 = expected is not None and expected[0] == "sha256"
@@ -243,7 +247,8 @@ async def create_from_instance(
             journal.effect("image.purge", image=image_id)  # before its dir and row exist
             t.resource = image_id
             directory = private_dir(images.paths.images / image_id)
-            _creating_row(images, image_id, name, source.os, f"instance:{inst['id']}")
+            _creating_row(images, image_id, name, source.os, f"instance:{inst['id']}",
+                          source.login_user)  # the same guest: the same login user
             try:
                 final = directory / "disk.qcow2"
                 label = "system disk" if full else "convert"

@@ -28,7 +28,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("backend.images.schema",),  # 5: image_disks: full-instance images
     ("backend.inventory.schema",),  # 6: the operation journal
     ("backend.network.schema",),  # 7: instances.user_data_ran (once-per-instance user-data)
-    (),  # 8: another branch's step (the integrator renumbers at merge)
+    ("backend.images.schema",),  # 8: images.login_user (who `lecs instance ssh` logs in as)
     ("backend.ram.schema", "backend.api.schema"),  # 9: access keys; API nonces and tokens
     ("backend.network.schema",),  # 10: forwards: one per host port (unique index)
 )

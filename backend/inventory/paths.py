@@ -98,3 +98,12 @@ def guest_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "lecs" / "guest"
+
+
+def cloud_image_dir() -> Path:
+    """Where sample_data/build_cloud_image.py puts the Debian cloud image (and its manifest)."""
+    env = os.environ.get("LECS_CLOUD_IMAGE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lecs" / "cloud-image"

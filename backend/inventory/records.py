@@ -55,6 +55,7 @@ class Image:
     kernel: str = ""
     initrd: str = ""
     cmdline: str = ""
+    login_user: str = "root"  # who `lecs instance ssh` and the dashboard's s log in as
     disks: list[ImageDisk] = field(default_factory=list)  # from an instance: system (+ data)
     problem: str = ""  # found when read (a file is gone): shown with state error
 

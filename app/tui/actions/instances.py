@@ -108,7 +108,7 @@ class InstanceActions(InstanceOpsActions, Guarded, App[None]):
                                 " no key (create it with one, e.g. --keypair)")
             # the key pair's private key, as `lecs instance ssh` uses it
             key = self.cloud.keypairs.get(inst.key_pair).private_key_path if inst.key_pair else ""
-            argv = ssh_argv(inst, key=key or None)
+            argv = ssh_argv(inst, inst.login_user, key or None)
         except LecsError as exc:
             self.notify(str(exc), severity="error", title="ssh")
             return

@@ -13,6 +13,7 @@ from app.tui.widgets.cells import state_style, tags_text
 from app.tui.widgets.sparklines import percent
 from app.tui.widgets.vtable import Column, Row, VirtualTable
 from app.tui.widgets.words import pick
+from backend.compute.readiness import Readiness
 from backend.compute.records import Instance
 from backend.inventory.records import InstanceState
 
@@ -38,11 +39,12 @@ def cpu_cell(inst: Instance, latest: dict[str, MetricSample]) -> tuple[str, str]
 
 def instance_row(inst: Instance, now: float,
                  latest: dict[str, MetricSample] | None = None,
-                 quiet: set[str] | None = None) -> Row:
+                 quiet: set[str] | None = None, level: Readiness | None = None) -> Row:
     """One row; `quiet` are the ids whose QEMU lives but does not answer QMP: "no answer",
-    never `error` (the process is there; the guest may be busy or QEMU wedged)."""
+    never `error` (the process is there; the guest may be busy or QEMU wedged). A running
+    instance's state cell says how far its guest is, if known: booting, ready, configured."""
     cpu, cpu_style = cpu_cell(inst, latest or {})
-    state = inst.state.value
+    state = level.value if level and inst.state is S.RUNNING else inst.state.value
     if quiet and inst.id in quiet and inst.state is S.RUNNING:
         state = NO_ANSWER
     uptime = duration(now - inst.started_at) if inst.state is S.RUNNING and inst.started_at \
@@ -58,7 +60,7 @@ def instance_row(inst: Instance, now: float,
     return Row(inst.id, cells, styles, fields, inst.tags)
 
 CONFIRM = {
-    "reboot": "Reboot {names}? The guest is reset without a clean shutdown.",
+    "reboot": "Reboot {names}? The guest shuts down cleanly and starts again.",
     "force-stop": "Force-stop {names}? QEMU is killed; unsaved guest data is lost.",
     "delete": "Delete {names}? {disks} deleted with {them}.",
 }
@@ -122,7 +124,8 @@ class InstancesPane(Pane):
         self._seen = seen
         latest = self.lecs.latest_samples()
         quiet = self.lecs.not_answering()
-        self.set_rows([instance_row(i, now, latest, quiet) for i in instances])
+        level = self.lecs.cloud.instances.readiness  # the serial log, read when it changed
+        self.set_rows([instance_row(i, now, latest, quiet, level(i)) for i in instances])
 
     # ---- selection -----------------------------------------------------------------
     def selected(self) -> list[Instance]:

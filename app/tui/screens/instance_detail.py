@@ -39,7 +39,7 @@ def properties(inst: Instance, now: float) -> Table:
     rows = [
         ("ID", inst.id), ("State", inst.state.value), ("Type", inst.type),
         ("vCPU / memory", f"{inst.vcpus} / {inst.memory_mib} MiB"),
-        ("Image", f"{inst.image_name} ({inst.image_id})"),
+        ("Image", f"{inst.image_name} ({inst.image_id})"), ("Login user", inst.login_user),
         ("Created", when(inst.created_at)), ("Uptime", uptime),
         ("QEMU pid", str(inst.pid or "-")), ("Accelerator", inst.accel.upper() or "-"),
         ("Tags", tags_text(inst.tags) or "-"), ("Runtime dir", inst.runtime_dir),

@@ -23,6 +23,14 @@ class DriveSpec:
     def device_id(self) -> str:
         return f"dev-{self.node}"
 
+    @property
+    def serial(self) -> str:
+        """virtio-blk's serial: the disk id, so the guest has /dev/disk/by-id/virtio-<id>."""
+        if len(self.node) > SERIAL_MAX:  # QEMU would cut it: the link would name no disk
+            raise ValueError(f"disk id {self.node!r} is longer than virtio-blk's"
+                             f" {SERIAL_MAX}-byte serial")
+        return self.node
+
 
 def egress_mac(mac: str) -> str:
     """The MAC of user mode's second NIC (egress): the first's with its last byte flipped."""
@@ -31,6 +39,11 @@ def egress_mac(mac: str) -> str:
 
 
 SEED_NODE, SEED_DEVICE, SEED_CONTROLLER = "cidata", "dev-cidata", "scsi-cidata"
+SERIAL_MAX = 20  # bytes of a virtio-blk serial (VIRTIO_BLK_ID_BYTES); lecs disk ids are 12
+# Fixed PCI slots for every device but the disks, at the top of bus 0: the disks take the
+# free slots from 2 in their order (system disk first, 17 at most: 0x02-0x12), a hot-plugged
+# one the next free slot, so no disk, NIC or the seed moves when disks come and go.
+SLOT_NIC, SLOT_EGRESS, SLOT_BALLOON, SLOT_RNG, SLOT_SEED = "0x18", "0x19", "0x1a", "0x1b", "0x1c"
 
 
 def seed_options(path: str) -> dict[str, object]:
@@ -153,13 +166,13 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
             argv += ["-object", f"secret,id={drive.secret_id},file={qemu_opt(drive.secret)}"]
         node = blockdev_options(drive)
         argv += ["-blockdev", json.dumps(node, separators=(",", ":"))]
-        device = f"virtio-blk-pci,drive={drive.node},id={drive.device_id}"
+        device = f"virtio-blk-pci,drive={drive.node},id={drive.device_id},serial={drive.serial}"
         if drive.boot and not spec.kernel:  # -kernel boots through its own option ROM
             device += ",bootindex=0"
         argv += ["-device", device]
     if spec.seed:  # a CD-ROM on its own virtio-scsi controller: sr0, so data disks are vdb…
         argv += ["-blockdev", json.dumps(seed_options(spec.seed), separators=(",", ":")),
-                 "-device", f"virtio-scsi-pci,id={SEED_CONTROLLER}",
+                 "-device", f"virtio-scsi-pci,id={SEED_CONTROLLER},addr={SLOT_SEED}",
                  "-device", f"scsi-cd,bus={SEED_CONTROLLER}.0,drive={SEED_NODE},id={SEED_DEVICE}"]
     if spec.tap:
         netdev = f"tap,id=n0,ifname={spec.tap},script=no,downscript=no"
@@ -171,18 +184,19 @@ def build_argv(spec: LaunchSpec, daemonize: bool = True) -> list[str]:
                        f"-:{fwd.guest_port}")
     argv += [
         "-netdev", netdev,
-        "-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=",
+        "-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,addr={SLOT_NIC}",
     ]
     if spec.egress and not spec.tap:
         argv += [
             "-netdev", f"stream,id=e0,server=on,addr.type=unix,addr.path={spec.egress_socket}",
-            "-device", f"virtio-net-pci,netdev=e0,mac={spec.egress_mac},romfile=",
+            "-device", f"virtio-net-pci,netdev=e0,mac={spec.egress_mac},romfile=,"
+                       f"addr={SLOT_EGRESS}",
         ]
     argv += [
-        "-device", "virtio-balloon-pci,id=balloon0",
+        "-device", f"virtio-balloon-pci,id=balloon0,addr={SLOT_BALLOON}",
         # the host's entropy: a guest's first getrandom() (SSH host keys) need not wait
         "-object", "rng-random,id=rng0,filename=/dev/urandom",
-        "-device", "virtio-rng-pci,rng=rng0,id=rng0-dev",
+        "-device", f"virtio-rng-pci,rng=rng0,id=rng0-dev,addr={SLOT_RNG}",
     ]
     argv += list(spec.extra)
     return argv

@@ -53,7 +53,7 @@ async def attach(sock: Path, drive: DriveSpec) -> None:
         journal.step("node")
         try:
             await mon.execute("device_add", {"driver": "virtio-blk-pci", "id": drive.device_id,
-                                             "drive": drive.node})
+                                             "drive": drive.node, "serial": drive.serial})
         except QemuError:
             await _undo(mon, undo)
             raise

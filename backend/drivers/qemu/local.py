@@ -181,6 +181,10 @@ class LocalDriver:
         async with self._session(instance_id) as mon:
             await mon.execute("system_reset")
 
+    async def hold_on_poweroff(self, instance_id: str, hold: bool) -> None:
+        async with self._session(instance_id) as mon:
+            await mon.execute("set-action", {"shutdown": "pause" if hold else "poweroff"})
+
     async def change_seed(self, instance_id: str, path: str) -> None:
         from backend.drivers.qemu.argv import SEED_DEVICE
 
