@@ -22,7 +22,7 @@ def test_kernel_instance_argv_is_golden() -> None:
     assert build_argv(spec) == [
         "qemu-system-x86_64",
         "-name", "web1,process=lecs-i-test",
-        "-machine", "pc,accel=tcg",
+        "-machine", "pc", "-accel", "tcg,tb-size=256",  # TCG's translation buffer capped
         "-m", "256", "-smp", "1",
         "-nodefaults", "-no-user-config", "-display", "none",
         "-qmp", "unix:/tmp/lecs-0/abc/i-test/qmp.sock,server=on,wait=off",
@@ -166,3 +166,15 @@ def test_every_device_but_the_disks_has_a_fixed_slot() -> None:
     assert slots(1) == slots(17)
     assert [d.rsplit("addr=", 1)[1] for d in slots(1)] == \
         ["0x1c", "0x18", "0x19", "0x1a", "0x1b"]
+
+
+def test_tcg_translation_buffer_cap_only_under_tcg() -> None:
+    base: dict[str, Any] = dict(instance_id="i-t", name="t", vcpus=1, memory_mib=512,
+                                rundir=RUN)
+    tcg = build_argv(LaunchSpec(**base, accel="tcg", tb_size_mib=128), daemonize=False)
+    assert tcg[3:7] == ["-machine", "pc", "-accel", "tcg,tb-size=128"]
+    assert "accel=tcg" not in " ".join(tcg)  # -accel and -machine accel= exclude each other
+    kvm = build_argv(LaunchSpec(**base, accel="kvm", tb_size_mib=128), daemonize=False)
+    assert kvm[3:7] == ["-machine", "pc,accel=kvm", "-cpu", "host"]  # KVM unchanged
+    qemus_own = build_argv(LaunchSpec(**base, accel="tcg", tb_size_mib=0), daemonize=False)
+    assert qemus_own[3:5] == ["-machine", "pc,accel=tcg"]
