@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from backend import Cloud
 from backend.compute.readiness import Readiness, from_text, level_of, of_log
+from backend.inventory.errors import QemuError
 
 # Lines as a Debian 12 cloud image (systemd 252, cloud-init 22.4) prints them on ttyS0.
 SSHD = b"[  OK  ] Started \x1b[0;1;39mssh.service\x1b[0m - OpenBSD Secure Shell server.\r\n"
@@ -43,3 +47,18 @@ def test_of_log_reads_again_only_what_changed(tmp_path: Path) -> None:
     log.write_bytes(b"")  # a reboot empties it: this boot only
     os.utime(log, ns=(1, 1))
     assert of_log(str(log)) is Readiness.BOOTING
+
+
+@pytest.mark.qemu
+async def test_a_guest_that_powers_off_while_booting_says_what_its_console_said(
+        cloud: Cloud) -> None:
+    """--wait on a guest that powers itself off before it is configured: the error names the
+    state and ends with the guest's last console line, so a panic or a power-off shows why."""
+    script = b"#!/bin/sh\necho lecs-test: powering off now\nsync\npoweroff -f\n"
+    with pytest.raises(QemuError) as failed:
+        await cloud.instances.create("early", "tiny", "t1.nano", user_data=script,
+                                     wait=Readiness.CONFIGURED, wait_timeout=90)
+    text = str(failed.value)
+    assert "stopped before the guest was configured" in text, text
+    assert "its console ended: " in text and "\n" not in text, text
+    assert cloud.instances.get("early").state.value == "stopped"

@@ -151,7 +151,7 @@ class Launcher(InstanceRecords):
                 if live is not Liveness.ALIVE:
                     self.reconcile([inst.id])
                     raise QemuError(f"instance {inst.name!r} stopped before the guest was"
-                                    f" {level.value}")
+                                    f" {level.value}{last_console_line(log)}")
                 await asyncio.sleep(0.1)
         finally:
             if probe is not None:
@@ -169,3 +169,17 @@ class Launcher(InstanceRecords):
         if inst.state is not S.RUNNING or not inst.runtime_dir:
             return None
         return of_log(os.path.join(inst.runtime_dir, "serial.log"))
+
+
+def last_console_line(log: str) -> str:
+    """'; its console ended: …' with the guest's last line (cleaned, shortened), so a guest
+    that powered off or panicked while booting says so; '' if it printed nothing."""
+    from backend.compute.console_log import clean
+
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = [ln.strip() for ln in clean(f.read()).splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return f"; its console ended: {lines[-1][:160]!r}" if lines else ""
