@@ -149,7 +149,8 @@ async def test_seed_is_a_cdrom_so_data_disks_start_at_vdb(cloud: Cloud) -> None:
                                         wait=True, wait_timeout=90)
     disk = await cloud.disks.create("data1", 1)
     await cloud.disks.attach("data1", "disks")
-    out = await serial_run(inst.runtime_dir, "sleep 2; echo DEV $(ls /dev/vd* /dev/sr*) END$((0))",
+    out = await serial_run(inst.runtime_dir, "until [ -b /dev/vdb ]; do sleep 0.1; done;"
+                           " echo DEV $(ls /dev/vd* /dev/sr*) END$((0))",
                            "END0", timeout=30)
     assert "DEV /dev/sr0 /dev/vda /dev/vdb END0" in out  # sorted by ls: sr0, then vda, vdb
     await cloud.disks.detach("data1")
