@@ -4,6 +4,7 @@ too; #! user-data runs once per instance; the seed is a CD-ROM (sr0), so data di
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -132,26 +133,30 @@ def _boots(inst_dir: str, text: str) -> int:
 
 
 async def test_user_data_runs_once_per_instance_and_a_boothook_every_boot(cloud: Cloud) -> None:
-    once = await cloud.instances.create("once", "tiny", "t1.nano", wait=True, wait_timeout=90,
-                                        user_data="#!/bin/sh\necho ran-$((40+2))\n")
+    # The two guests boot and reboot side by side (one TCG vCPU each, two cores).
+    once, hook = await asyncio.gather(
+        cloud.instances.create("once", "tiny", "t1.nano", wait=True, wait_timeout=90,
+                               user_data="#!/bin/sh\necho ran-$((40+2))\n"),
+        cloud.instances.create("hook", "tiny", "t1.nano", wait=True, wait_timeout=90,
+                               user_data="#cloud-boothook\necho hook-$((40+2))\n"))
     assert _boots(once.runtime_dir, "\nran-42") == 1
+    assert _boots(hook.runtime_dir, "\nhook-42") == 1
     assert cloud.instances.net.seed_view(once.id, disk_image=False) == {
         "path": str(cloud.paths.home / "seeds" / f"{once.id}.iso"),
         "device": "cdrom sr0 (virtio-scsi), label cidata", "user_data": "first boot"}
-    await cloud.instances.reboot("once", wait=True, timeout=90)  # the same QEMU: medium changed
-    assert _boots(once.runtime_dir, "\nran-42") == 0
-    await cloud.instances.stop("once")
-    await cloud.instances.start("once", wait=True, timeout=90)  # a new QEMU, the new seed
-    assert _boots(once.runtime_dir, "\nran-42") == 0
-    assert _boots(once.runtime_dir, "cidata on /dev/sr0") == 1  # the seed is still there
+
+    async def once_again() -> None:
+        await cloud.instances.reboot("once", wait=True, timeout=90)  # same QEMU, new medium
+        assert _boots(once.runtime_dir, "\nran-42") == 0
+        await cloud.instances.stop("once")
+        await cloud.instances.start("once", wait=True, timeout=90)  # a new QEMU, the new seed
+        assert _boots(once.runtime_dir, "\nran-42") == 0
+        assert _boots(once.runtime_dir, "cidata on /dev/sr0") == 1  # the seed is still there
+
+    await asyncio.gather(once_again(), cloud.instances.reboot("hook", wait=True, timeout=90))
+    assert _boots(hook.runtime_dir, "\nhook-42") == 1
     shown = lecs(cloud, "instance", "show", "once")
     assert "user-data: ran on the first boot" in shown.stdout, shown.stderr
-
-    hook = await cloud.instances.create("hook", "tiny", "t1.nano", wait=True, wait_timeout=90,
-                                        user_data="#cloud-boothook\necho hook-$((40+2))\n")
-    assert _boots(hook.runtime_dir, "\nhook-42") == 1
-    await cloud.instances.reboot("hook", wait=True, timeout=90)
-    assert _boots(hook.runtime_dir, "\nhook-42") == 1
     assert "every boot (#cloud-boothook)" in lecs(cloud, "instance", "show", "hook").stdout
 
 
@@ -160,7 +165,8 @@ async def test_seed_is_a_cdrom_so_data_disks_start_at_vdb(cloud: Cloud) -> None:
                                         wait=True, wait_timeout=90)
     disk = await cloud.disks.create("data1", 1)
     await cloud.disks.attach("data1", "disks")
-    out = await serial_run(inst.runtime_dir, "sleep 2; echo DEV $(ls /dev/vd* /dev/sr*) END$((0))",
+    out = await serial_run(inst.runtime_dir, "until [ -b /dev/vdb ]; do sleep 0.1; done;"
+                           " echo DEV $(ls /dev/vd* /dev/sr*) END$((0))",
                            "END0", timeout=30)
     assert "DEV /dev/sr0 /dev/vda /dev/vdb END0" in out  # sorted by ls: sr0, then vda, vdb
     # every virtio disk's serial is its lecs id (udev's /dev/disk/by-id/virtio-<id>), the

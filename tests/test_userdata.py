@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -31,15 +32,19 @@ echo "sum is $((40 + 2))"
 """
 
 
-async def test_user_data_hostname_and_key_reach_the_guest(
+async def test_user_data_hostname_and_key_reach_the_guest_and_the_default_hostname(
     cloud: Cloud, tmp_path: Path
 ) -> None:
+    """…and (#13 item 3) with no hostname given, a guest booted alongside is named after its
+    instance (one boot side by side instead of a test of its own)."""
     key = tmp_path / "id"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nocloud@test: laptop",
                     "-f", str(key)], check=True, stdin=subprocess.DEVNULL)
     pair = cloud.keypairs.import_key("lab", Path(str(key) + ".pub"), key)
-    inst = await cloud.instances.create("ud1", "tiny", "t1.micro", keypair="lab",
-                                        user_data=SCRIPT, hostname="box-7")
+    inst, named = await asyncio.gather(
+        cloud.instances.create("ud1", "tiny", "t1.micro", keypair="lab", user_data=SCRIPT,
+                               hostname="box-7"),
+        cloud.instances.create("web_9", "tiny", "t1.nano"))
     seed = cloud.paths.home / "seeds" / f"{inst.id}.iso"
     assert seed.stat().st_mode & 0o777 == 0o600
     assert inst.key_pair == "lab" and inst.hostname == "box-7"
@@ -52,6 +57,10 @@ async def test_user_data_hostname_and_key_reach_the_guest(
                            "E=2")
     assert pair.public_key.strip() in out.splitlines() or pair.public_key.strip() in out
     assert "nocloud@test: laptop" in out  # a comment with ': ' stays the key's own
+    await cloud.instances.wait_ready(named.id, timeout=90)
+    out = await serial_run(named.runtime_dir, "echo H=$(hostname)=", "H=web-9=")
+    assert "H=web-9=" in out
+    await cloud.instances.delete(named.id)
 
     # `lecs instance ssh`: a stand-in ssh on PATH prints the argv it was given
     fake = tmp_path / "bin"
@@ -71,14 +80,6 @@ async def test_user_data_hostname_and_key_reach_the_guest(
 
     await cloud.instances.delete("ud1")
     assert not seed.exists()
-
-
-async def test_hostname_defaults_to_the_instance_name(cloud: Cloud) -> None:
-    """#13 item 3: no hostname given, the guest is named after the instance."""
-    inst = await cloud.instances.create("web_9", "tiny", "t1.nano", wait=True, wait_timeout=90)
-    out = await serial_run(inst.runtime_dir, "echo H=$(hostname)=", "H=web-9=")
-    assert "H=web-9=" in out
-    await cloud.instances.delete(inst.id)
 
 
 async def test_bad_user_data_and_hostname_are_refused(cloud: Cloud) -> None:
