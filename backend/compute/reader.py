@@ -21,6 +21,10 @@ S = InstanceState
 STATES = {s.value: s for s in InstanceState}  # a dict lookup is ~5x cheaper than S(value)
 DISK_STATES = {s.value: s for s in DiskState}
 NO_NET: dict[str, Any] = {}
+# A listing's one query: the instance (id first) with its type's size and its image's name.
+LISTING = ("SELECT i.*, t.vcpus AS t_vcpus, t.memory_mib AS t_memory_mib, im.name AS im_name"
+           " FROM instances i LEFT JOIN instance_types t ON t.name = i.type"
+           " LEFT JOIN images im ON im.id = i.image_id")
 
 
 class InstanceRecords:
@@ -58,7 +62,9 @@ class InstanceRecords:
             egress_restricted=bool(row.get("egress_restricted")),
         )
 
-    def _extras(self, ids: list[str] | None) -> dict[str, Any]:
+    def _extras(self, ids: list[str] | None, lookups: bool = True) -> dict[str, Any]:
+        """Tags, disks, forwards, networking by instance; with `lookups`, the type and image
+        tables too (`get` builds from a `SELECT *` row; a listing joins them instead)."""
         where, params = "", []
         if ids is not None:
             where = f" WHERE {{col}} IN ({','.join('?' * len(ids))})"
@@ -82,11 +88,12 @@ class InstanceRecords:
             + where.format(col="instance_id") + " ORDER BY guest_port", params,
         ):
             forwards.setdefault(iid, []).append(Forward(*fields))
-        types = {name: (vcpus, mem) for name, vcpus, mem in
-                 run("SELECT name, vcpus, memory_mib FROM instance_types")}
-        images = dict(run("SELECT id, name FROM images").fetchall())
-        return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
-                "images": images, "net": self.net.view(ids)}
+        found = {"tags": tags, "disks": disks, "forwards": forwards, "net": self.net.view(ids)}
+        if lookups:
+            found["types"] = {name: (vcpus, mem) for name, vcpus, mem in
+                              run("SELECT name, vcpus, memory_mib FROM instance_types")}
+            found["images"] = dict(run("SELECT id, name FROM images").fetchall())
+        return found
 
     def list(self, reconcile: bool = True, ids: builtins.list[str] | None = None
              ) -> list[Instance]:
@@ -94,18 +101,51 @@ class InstanceRecords:
         if reconcile:
             self.reconcile(ids)
         if ids is None:
-            rows = self.store.rows("SELECT * FROM instances ORDER BY name")
-            extra = self._extras(None)
-            return [self._build(r, extra) for r in rows]
+            cur = self.store.execute(LISTING + " ORDER BY i.name")
+            return self._build_all(cur, self._extras(None, lookups=False))
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        found = {r["id"]: r for r in self.store.rows(
-            f"SELECT * FROM instances WHERE id IN ({marks})", ids)}
+        cur = self.store.execute(LISTING + f" WHERE i.id IN ({marks})", ids)
+        cols = [c[0] for c in cur.description]
+        found = {r[0]: r for r in cur.fetchall()}
         if not found:
             return []
-        extra = self._extras([i for i in ids if i in found])
-        return [self._build(found[i], extra) for i in ids if i in found]
+        extra = self._extras([i for i in ids if i in found], lookups=False)
+        return self._from_tuples(cols, [found[i] for i in ids if i in found], extra)
+
+    def _build_all(self, cur: Any, extra: dict[str, Any]) -> builtins.list[Instance]:
+        return self._from_tuples([c[0] for c in cur.description], cur.fetchall(), extra)
+
+    def _from_tuples(self, cols: builtins.list[str], rows: builtins.list[tuple[Any, ...]],
+                     extra: dict[str, Any]) -> builtins.list[Instance]:
+        """Instances from `LISTING` tuples: one query with the joins, no dict per row (the
+        columns an older, unmigrated read-only inventory lacks read as their defaults)."""
+        at = {name: n for n, name in enumerate(cols)}
+        name, itype, image_id, state, created, started, pid, accel, error = (
+            at["name"], at["type"], at["image_id"], at["state"], at["created_at"],
+            at["started_at"], at["pid"], at["accel"], at["last_error"])
+        vcpus, memory, image_name = at["t_vcpus"], at["t_memory_mib"], at["im_name"]
+        key, host, egress = (at.get("key_pair"), at.get("hostname"),
+                             at.get("egress_restricted"))
+        tags, disks, forwards, nets = (extra["tags"], extra["disks"], extra["forwards"],
+                                       extra["net"])
+        rundir = self.driver.rundir_text
+        out = []
+        for r in rows:
+            iid = r[0]
+            net = nets.get(iid, NO_NET)
+            out.append(Instance(
+                iid, r[name], r[itype], r[vcpus] or 0, r[memory] or 0, r[image_id],
+                "?" if r[image_name] is None else r[image_name], STATES[r[state]],
+                r[created], r[started], r[pid], r[accel] or "", r[error] or "",
+                tags.get(iid, {}), disks.get(iid, []), forwards.get(iid, []), rundir(iid),
+                list(net.get("groups", ())),
+                (key is not None and r[key]) or "", (host is not None and r[host]) or "",
+                net.get("network", ""), net.get("ip", ""),
+                egress is not None and bool(r[egress]),
+            ))
+        return out
 
     def list_checking_up(self) -> builtins.list[Instance]:
         """Every instance by name, as quickly as is safe (the dashboard's first frame): only the
