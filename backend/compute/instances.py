@@ -44,19 +44,24 @@ Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 class Instances(Launcher):
     def __init__(
         self, store: Store, paths: Paths, audit: Audit, driver: Driver, catalogue: Catalogue,
-        images: Images, journal: Journal,
+        images: Callable[[], Images], journal: Journal,
     ) -> None:
+        """`images()`: the image service, built on first use (not on the start path)."""
         self.store = store
         self.journal = journal
         self.paths = paths
         self.audit = audit
         self.driver = driver
         self.catalogue = catalogue
-        self.images = images
+        self._images = images
         self.locks = Locks(paths.runtime / "locks")
         self.stop_timeout = 30.0
         # Security groups, key pairs, user-data, bridge networks (backend/network).
         self.net = InstanceNetworking(store, paths, audit, driver, self.locks, journal)
+
+    @property
+    def images(self) -> Images:
+        return self._images()
 
     # ---- create --------------------------------------------------------------------
     async def create(

@@ -34,7 +34,10 @@ class Launcher(InstanceRecords):
 
     paths: Paths
     catalogue: Catalogue
-    images: Images
+
+    @property
+    def images(self) -> Images:
+        raise NotImplementedError  # Instances gives it
 
     def _used_ports(self) -> set[int]:
         return {r["host_port"] for r in self.store.rows("SELECT host_port FROM forwards")}
