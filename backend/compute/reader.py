@@ -43,28 +43,8 @@ class InstanceRecords:
             raise NotFoundError(f"instance {ref!r} not found")
         return row
 
-    def _build(self, row: dict[str, Any], extra: dict[str, Any]) -> Instance:
-        itype = extra["types"].get(row["type"])
-        net = extra["net"].get(row["id"], NO_NET)
-        return Instance(
-            id=row["id"], name=row["name"], type=row["type"],
-            vcpus=itype[0] if itype else 0, memory_mib=itype[1] if itype else 0,
-            image_id=row["image_id"], image_name=extra["images"].get(row["image_id"], "?"),
-            state=STATES[row["state"]], created_at=row["created_at"], started_at=row["started_at"],
-            pid=row["pid"], accel=row["accel"] or "", last_error=row["last_error"] or "",
-            tags=extra["tags"].get(row["id"], {}),
-            disks=extra["disks"].get(row["id"], []),
-            forwards=extra["forwards"].get(row["id"], []),
-            runtime_dir=self.driver.rundir_text(row["id"]),
-            security_groups=list(net.get("groups", ())),
-            key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
-            network=net.get("network", ""), ip=net.get("ip", ""),
-            egress_restricted=bool(row.get("egress_restricted")),
-        )
-
-    def _extras(self, ids: list[str] | None, lookups: bool = True) -> dict[str, Any]:
-        """Tags, disks, forwards, networking by instance; with `lookups`, the type and image
-        tables too (`get` builds from a `SELECT *` row; a listing joins them instead)."""
+    def _extras(self, ids: list[str] | None) -> dict[str, Any]:
+        """Tags, disks, forwards, networking by instance (the type and image: `LISTING`)."""
         where, params = "", []
         if ids is not None:
             where = f" WHERE {{col}} IN ({','.join('?' * len(ids))})"
@@ -88,12 +68,7 @@ class InstanceRecords:
             + where.format(col="instance_id") + " ORDER BY guest_port", params,
         ):
             forwards.setdefault(iid, []).append(Forward(*fields))
-        found = {"tags": tags, "disks": disks, "forwards": forwards, "net": self.net.view(ids)}
-        if lookups:
-            found["types"] = {name: (vcpus, mem) for name, vcpus, mem in
-                              run("SELECT name, vcpus, memory_mib FROM instance_types")}
-            found["images"] = dict(run("SELECT id, name FROM images").fetchall())
-        return found
+        return {"tags": tags, "disks": disks, "forwards": forwards, "net": self.net.view(ids)}
 
     def list(self, reconcile: bool = True, ids: builtins.list[str] | None = None
              ) -> list[Instance]:
@@ -102,7 +77,7 @@ class InstanceRecords:
             self.reconcile(ids)
         if ids is None:
             cur = self.store.execute(LISTING + " ORDER BY i.name")
-            return self._build_all(cur, self._extras(None, lookups=False))
+            return self._build_all(cur, self._extras(None))
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -111,7 +86,7 @@ class InstanceRecords:
         found = {r[0]: r for r in cur.fetchall()}
         if not found:
             return []
-        extra = self._extras([i for i in ids if i in found], lookups=False)
+        extra = self._extras([i for i in ids if i in found])
         return self._from_tuples(cols, [found[i] for i in ids if i in found], extra)
 
     def _build_all(self, cur: Any, extra: dict[str, Any]) -> builtins.list[Instance]:
@@ -164,8 +139,10 @@ class InstanceRecords:
         row = self._row(ref)
         if reconcile:
             self.reconcile([row["id"]])
-            row = self._row(row["id"])
-        return self._build(row, self._extras([row["id"]]))
+        found = self.list(reconcile=False, ids=[row["id"]])
+        if not found:  # deleted meanwhile
+            raise NotFoundError(f"instance {ref!r} not found")
+        return found[0]
 
     def _set(self, instance_id: str, **fields: Any) -> None:
         with self.store.transaction() as db:
