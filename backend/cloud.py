@@ -1,6 +1,6 @@
 """Cloud: the one facade the dashboard and the CLI call. It never imports the UI.
 
-Services the Instances view does not need at start (network, storage, monitoring) are
+Services the Instances view does not need at start (images, network, storage, monitoring) are
 built — and their modules imported — on first access, so opening the dashboard stays quick;
 the attribute API (`cloud.sgs`, `cloud.disks`, `cloud.metrics`, …) is unchanged.
 """
