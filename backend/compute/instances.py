@@ -18,10 +18,9 @@ from backend.compute import states
 from backend.compute.catalogue import Catalogue
 from backend.compute.launch import Launcher
 from backend.compute.records import Instance, InstanceType
-from backend.compute.system_disk import make_system_disk
 from backend.drivers.protocol import Driver
 from backend.drivers.qemu.process import Liveness
-from backend.inventory import journal, validate
+from backend.inventory import journal
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, QemuError, StateError
 from backend.inventory.ids import new_id
@@ -81,6 +80,7 @@ class Instances(Launcher):
         network: str | None = None,
     ) -> Instance:
         from backend.images import capture
+        from backend.inventory import validate
 
         params = {"name": name, "image": image, "type": itype, "tags": tags or {},
                   "disk_gib": disk_gib, "sgs": sgs or ["default"], "keypair": keypair,
@@ -114,6 +114,7 @@ class Instances(Launcher):
         keypair: str | None, user_data: bytes | str | None, hostname: str | None,
         network: str | None, start: bool,
     ) -> None:
+        from backend.compute.system_disk import make_system_disk
         from backend.images import capture
 
         disk_ids = [new_id("d") for _ in range(1 + len(source.data_disks))]
