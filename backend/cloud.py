@@ -1,6 +1,6 @@
 """Cloud: the one facade the dashboard and the CLI call. It never imports the UI.
 
-Services the Instances view does not need at start (network, storage, monitoring) are
+Services the Instances view does not need at start (images, network, storage, monitoring) are
 built — and their modules imported — on first access, so opening the dashboard stays quick;
 the attribute API (`cloud.sgs`, `cloud.disks`, `cloud.metrics`, …) is unchanged.
 """
@@ -18,10 +18,9 @@ from backend.compute.instances import Instances
 from backend.drivers.protocol import Driver
 from backend.drivers.qemu import accel
 from backend.drivers.qemu.local import LocalDriver
-from backend.images.service import Images
 from backend.inventory.audit import Audit
 from backend.inventory.journal import Journal
-from backend.inventory.paths import Paths
+from backend.inventory.paths import TINY, Paths
 from backend.inventory.records import HostFacts
 from backend.inventory.store import Store
 
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 
     from backend.compute.operations import InstanceOps
     from backend.compute.watch import InstanceWatcher
+    from backend.images.service import Images
     from backend.monitoring.alarms import Alarms
     from backend.monitoring.service import Metrics
     from backend.network.groups import SecurityGroups
@@ -53,12 +53,18 @@ class Cloud:
         self.audit = Audit(self.store)
         self.types = Catalogue(self.store)
         self.journal = Journal(self.store, self.audit)
-        self.images = Images(self.store, self.paths, self.audit, self.journal)
         self.instances = Instances(
-            self.store, self.paths, self.audit, self.driver, self.types, self.images,
+            self.store, self.paths, self.audit, self.driver, self.types, lambda: self.images,
             self.journal,
         )
-        self._recovery_handlers()
+        self._recovery_handlers()  # before anything can recover: the services come later
+
+    # Images (IMS analog): built, and its module imported, on first use.
+    @cached_property
+    def images(self) -> Images:
+        from backend.images.service import Images
+
+        return Images(self.store, self.paths, self.audit, self.journal)
 
     @cached_property
     def instance_ops(self) -> InstanceOps:
@@ -135,7 +141,8 @@ class Cloud:
             return cloud
         await cloud.journal.recover()  # every start is a recovery: before anything else
         await cloud.instances.follow_paused()  # resume guests an I/O error paused, if it can
-        await cloud.images.ensure_tiny()
+        if cloud.store.row("SELECT id FROM images WHERE name = ?", [TINY]) is None:
+            await cloud.images.ensure_tiny()  # first use: register the tiny guest
         return cloud
 
     def _recovery_handlers(self) -> None:

@@ -33,3 +33,24 @@ async def test_every_pane_digit_at_once(demo_cloud: Cloud) -> None:
         await pilot.pause(0.3)
         assert app.is_running and app.pane_name == "disks"
     assert app.return_code in (None, 0)
+
+
+async def test_first_frame_shows_no_unchecked_running_row(demo_cloud: Cloud) -> None:
+    """The demo's `running` rows have no QEMU behind them: the first frame checks the rows that
+    say QEMU is up (and only those) before it is drawn, so none of them shows as running; the
+    `error` rows wait for the live thread's full reconcile, which comes right after."""
+    said_up = [r["id"] for r in demo_cloud.store.rows(
+        "SELECT id FROM instances WHERE state IN ('running', 'paused', 'starting')")]
+    assert said_up  # the demo has some, or this test checks nothing
+    first: dict[str, str] = {}
+
+    class FirstFrame(LecsApp):
+        def on_ready(self) -> None:
+            first.update((i.id, i.state.value) for i in self.instances)
+            super().on_ready()
+
+    app = FirstFrame(demo_cloud, clock=demo_clock, facts=demo_facts(), sampler=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        assert app.live._started >= 1  # the full reconcile ran in the live thread
+    assert all(first[i] not in ("running", "paused", "starting") for i in said_up), first

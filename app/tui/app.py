@@ -106,7 +106,10 @@ class LecsApp(Notices, ThemeChoice, PaneKeys, InventoryPoll, Monitoring, Operati
 
     # ---- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        self.instances = self.cloud.instances.list(reconcile=self.reconcile)
+        # The first frame checks only the rows that say QEMU is up (none is shown running that
+        # is not); the live thread's first read, right after it (on_ready), reconciles all.
+        listing = self.cloud.instances
+        self.instances = listing.list_checking_up() if self.reconcile else listing.list(False)
         self.version += 1
         yield HostHeader(self.facts, id="host")
         yield PaneBar(id="panebar")
@@ -141,6 +144,8 @@ class LecsApp(Notices, ThemeChoice, PaneKeys, InventoryPoll, Monitoring, Operati
         self._unsubscribe = self.cloud.alarms.subscribe(self._alarm_changed)
         self.monitoring = True
         self.live.watch(self.instances)  # QMP events from the running QEMUs from now on
+        if self.reconcile:  # the full reconcile the first frame left out (compose)
+            self.refresh_soon()
         if self.current_pane.is_mounted:  # the live columns can be filled now
             self.current_pane.refresh_data()
         if self.sampling:

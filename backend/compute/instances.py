@@ -19,10 +19,9 @@ from backend.compute.launch import Launcher
 from backend.compute.readiness import Readiness, level_of
 from backend.compute.reboot import PRESS_EVERY, Progress
 from backend.compute.records import Instance, InstanceType
-from backend.compute.system_disk import make_system_disk
 from backend.drivers.protocol import Driver
 from backend.drivers.qemu.process import Liveness
-from backend.inventory import journal, validate
+from backend.inventory import journal
 from backend.inventory.audit import Audit
 from backend.inventory.errors import ConflictError, QemuError, StateError
 from backend.inventory.ids import new_id
@@ -34,6 +33,8 @@ from backend.inventory.store import Store
 from backend.network.instance_net import InstanceNetworking
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from backend.images.service import Images
     from backend.inventory.journal import Journal, Operation
 
@@ -43,19 +44,24 @@ S = InstanceState
 class Instances(Launcher):
     def __init__(
         self, store: Store, paths: Paths, audit: Audit, driver: Driver, catalogue: Catalogue,
-        images: Images, journal: Journal,
+        images: Callable[[], Images], journal: Journal,
     ) -> None:
+        """`images()`: the image service, built on first use (not on the start path)."""
         self.store = store
         self.journal = journal
         self.paths = paths
         self.audit = audit
         self.driver = driver
         self.catalogue = catalogue
-        self.images = images
+        self._images = images
         self.locks = Locks(paths.runtime / "locks")
         self.stop_timeout = 30.0
         # Security groups, key pairs, user-data, bridge networks (backend/network).
         self.net = InstanceNetworking(store, paths, audit, driver, self.locks, journal)
+
+    @property
+    def images(self) -> Images:
+        return self._images()
 
     # ---- create --------------------------------------------------------------------
     async def create(
@@ -75,6 +81,7 @@ class Instances(Launcher):
         network: str | None = None,
     ) -> Instance:
         from backend.images import capture
+        from backend.inventory import validate
 
         params = {"name": name, "image": image, "type": itype, "tags": tags or {},
                   "disk_gib": disk_gib, "sgs": sgs or ["default"], "keypair": keypair,
@@ -108,6 +115,7 @@ class Instances(Launcher):
         keypair: str | None, user_data: bytes | str | None, hostname: str | None,
         network: str | None, start: bool,
     ) -> None:
+        from backend.compute.system_disk import make_system_disk
         from backend.images import capture
 
         disk_ids = [new_id("d") for _ in range(1 + len(source.data_disks))]

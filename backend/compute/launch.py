@@ -36,7 +36,10 @@ class Launcher(InstanceRecords):
 
     paths: Paths
     catalogue: Catalogue
-    images: Images
+
+    @property
+    def images(self) -> Images:
+        raise NotImplementedError  # Instances gives it
 
     def launch_spec(self, instance_id: str) -> LaunchSpec:
         from backend.drivers.qemu.argv import DriveSpec, ForwardSpec, LaunchSpec

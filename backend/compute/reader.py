@@ -21,7 +21,11 @@ S = InstanceState
 STATES = {s.value: s for s in InstanceState}  # a dict lookup is ~5x cheaper than S(value)
 DISK_STATES = {s.value: s for s in DiskState}
 NO_NET: dict[str, Any] = {}
-NO_IMAGE = ("?", "root")  # an image row gone: its name unknown, ssh as root
+# A listing's one query: the instance (id first) with its type's size and its image's name.
+LISTING = ("SELECT i.*, t.vcpus AS t_vcpus, t.memory_mib AS t_memory_mib, im.name AS im_name,"
+           " im.login_user AS im_login_user"
+           " FROM instances i LEFT JOIN instance_types t ON t.name = i.type"
+           " LEFT JOIN images im ON im.id = i.image_id")
 
 
 class InstanceRecords:
@@ -40,27 +44,8 @@ class InstanceRecords:
             raise NotFoundError(f"instance {ref!r} not found")
         return row
 
-    def _build(self, row: dict[str, Any], extra: dict[str, Any]) -> Instance:
-        itype = extra["types"].get(row["type"])
-        net = extra["net"].get(row["id"], NO_NET)
-        image = extra["images"].get(row["image_id"], NO_IMAGE)
-        return Instance(
-            id=row["id"], name=row["name"], type=row["type"],
-            vcpus=itype[0] if itype else 0, memory_mib=itype[1] if itype else 0,
-            image_id=row["image_id"], image_name=image[0],
-            state=STATES[row["state"]], created_at=row["created_at"], started_at=row["started_at"],
-            pid=row["pid"], accel=row["accel"] or "", last_error=row["last_error"] or "",
-            tags=extra["tags"].get(row["id"], {}),
-            disks=extra["disks"].get(row["id"], []),
-            forwards=extra["forwards"].get(row["id"], []),
-            runtime_dir=self.driver.rundir_text(row["id"]),
-            security_groups=list(net.get("groups", ())),
-            key_pair=row.get("key_pair") or "", hostname=row.get("hostname") or "",
-            network=net.get("network", ""), ip=net.get("ip", ""),
-            egress_restricted=bool(row.get("egress_restricted")), login_user=image[1],
-        )
-
     def _extras(self, ids: list[str] | None) -> dict[str, Any]:
+        """Tags, disks, forwards, networking by instance (the type and image: `LISTING`)."""
         where, params = "", []
         if ids is not None:
             where = f" WHERE {{col}} IN ({','.join('?' * len(ids))})"
@@ -84,12 +69,7 @@ class InstanceRecords:
             + where.format(col="instance_id") + " ORDER BY guest_port", params,
         ):
             forwards.setdefault(iid, []).append(Forward(*fields))
-        types = {name: (vcpus, mem) for name, vcpus, mem in
-                 run("SELECT name, vcpus, memory_mib FROM instance_types")}
-        images = {iid: (name, user) for iid, name, user in
-                  run("SELECT id, name, login_user FROM images")}
-        return {"tags": tags, "disks": disks, "forwards": forwards, "types": types,
-                "images": images, "net": self.net.view(ids)}
+        return {"tags": tags, "disks": disks, "forwards": forwards, "net": self.net.view(ids)}
 
     def list(self, reconcile: bool = True, ids: builtins.list[str] | None = None
              ) -> list[Instance]:
@@ -97,18 +77,61 @@ class InstanceRecords:
         if reconcile:
             self.reconcile(ids)
         if ids is None:
-            rows = self.store.rows("SELECT * FROM instances ORDER BY name")
-            extra = self._extras(None)
-            return [self._build(r, extra) for r in rows]
+            cur = self.store.execute(LISTING + " ORDER BY i.name")
+            return self._build_all(cur, self._extras(None))
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        found = {r["id"]: r for r in self.store.rows(
-            f"SELECT * FROM instances WHERE id IN ({marks})", ids)}
+        cur = self.store.execute(LISTING + f" WHERE i.id IN ({marks})", ids)
+        cols = [c[0] for c in cur.description]
+        found = {r[0]: r for r in cur.fetchall()}
         if not found:
             return []
         extra = self._extras([i for i in ids if i in found])
-        return [self._build(found[i], extra) for i in ids if i in found]
+        return self._from_tuples(cols, [found[i] for i in ids if i in found], extra)
+
+    def _build_all(self, cur: Any, extra: dict[str, Any]) -> builtins.list[Instance]:
+        return self._from_tuples([c[0] for c in cur.description], cur.fetchall(), extra)
+
+    def _from_tuples(self, cols: builtins.list[str], rows: builtins.list[tuple[Any, ...]],
+                     extra: dict[str, Any]) -> builtins.list[Instance]:
+        """Instances from `LISTING` tuples: one query with the joins, no dict per row (the
+        columns an older, unmigrated read-only inventory lacks read as their defaults)."""
+        at = {name: n for n, name in enumerate(cols)}
+        name, itype, image_id, state, created, started, pid, accel, error = (
+            at["name"], at["type"], at["image_id"], at["state"], at["created_at"],
+            at["started_at"], at["pid"], at["accel"], at["last_error"])
+        vcpus, memory, image_name = at["t_vcpus"], at["t_memory_mib"], at["im_name"]
+        login = at["im_login_user"]
+        key, host, egress = (at.get("key_pair"), at.get("hostname"),
+                             at.get("egress_restricted"))
+        tags, disks, forwards, nets = (extra["tags"], extra["disks"], extra["forwards"],
+                                       extra["net"])
+        rundir = self.driver.rundir_text
+        out = []
+        for r in rows:
+            iid = r[0]
+            net = nets.get(iid, NO_NET)
+            out.append(Instance(
+                iid, r[name], r[itype], r[vcpus] or 0, r[memory] or 0, r[image_id],
+                "?" if r[image_name] is None else r[image_name], STATES[r[state]],
+                r[created], r[started], r[pid], r[accel] or "", r[error] or "",
+                tags.get(iid, {}), disks.get(iid, []), forwards.get(iid, []), rundir(iid),
+                list(net.get("groups", ())),
+                (key is not None and r[key]) or "", (host is not None and r[host]) or "",
+                net.get("network", ""), net.get("ip", ""),
+                egress is not None and bool(r[egress]),
+                r[login] or "root",  # an image row gone (or an older one): ssh as root
+            ))
+        return out
+
+    def list_checking_up(self) -> builtins.list[Instance]:
+        """Every instance by name, as quickly as is safe (the dashboard's first frame): only the
+        rows that say QEMU is up are checked against the process table first, so none is shown
+        running that is not; `error` rows (a full reconcile may adopt their QEMU) are left as
+        they are for the next `list()`, which reconciles every row."""
+        reconcile.run(self.store, self.driver, self.audit, self.locks, None, reconcile.UP)
+        return self.list(reconcile=False)
 
     def newest_first(self) -> builtins.list[str]:
         """Instance ids, the newest first (one light query: the API pages by it)."""
@@ -119,8 +142,10 @@ class InstanceRecords:
         row = self._row(ref)
         if reconcile:
             self.reconcile([row["id"]])
-            row = self._row(row["id"])
-        return self._build(row, self._extras([row["id"]]))
+        found = self.list(reconcile=False, ids=[row["id"]])
+        if not found:  # deleted meanwhile
+            raise NotFoundError(f"instance {ref!r} not found")
+        return found[0]
 
     def _set(self, instance_id: str, **fields: Any) -> None:
         with self.store.transaction() as db:

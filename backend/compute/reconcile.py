@@ -14,10 +14,14 @@ from backend.inventory.store import Store
 
 ACTIVE = (S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING, S.REBOOTING, S.ERROR)
 ALIVE = (S.RUNNING, S.PAUSED)  # a live QEMU behind these rows is as the row says
+# The rows whose state says a QEMU is (or is being) up: what a listing must check before it
+# shows them. An `error` row is shown as not running until a full reconcile adopts its QEMU.
+UP = tuple(s for s in ACTIVE if s is not S.ERROR)
 
 
 def run(
-    store: Store, driver: Driver, audit: Audit, locks: Locks, ids: list[str] | None = None
+    store: Store, driver: Driver, audit: Audit, locks: Locks, ids: list[str] | None = None,
+    states: tuple[S, ...] = ACTIVE,
 ) -> list[str]:
     """Match the inventory to the process table; returns the ids that changed.
 
@@ -30,12 +34,13 @@ def run(
     its QEMU may be held on the guest's power-off (runstate `shutdown`), which the next
     runstate look and the journal's recovery finish (backend/compute/reboot.py); a sync
     reconcile asks QEMU nothing. Instances busy with an operation (their lock is
-    held) are left alone.
+    held) are left alone. `states`: only the rows in these states are looked at (`UP`: those
+    a listing would show as up; `error` rows wait for the next full reconcile).
     """
-    sql = f"SELECT * FROM instances WHERE state IN ({','.join('?' * len(ACTIVE))})"
+    sql = f"SELECT * FROM instances WHERE state IN ({','.join('?' * len(states))})"
     if store.read_only:  # it cannot be changed here; the rows are shown as they are
         return []
-    params: list[Any] = [s.value for s in ACTIVE]
+    params: list[Any] = [s.value for s in states]
     changed: list[str] = []
     for row in store.rows(sql, params):
         if ids is not None and row["id"] not in ids:

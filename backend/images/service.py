@@ -29,12 +29,11 @@ from backend.inventory.errors import (
 from backend.inventory.ids import new_id
 from backend.inventory.journal import Journal, journaled
 from backend.inventory.locks import Locks
-from backend.inventory.paths import Paths, guest_dir, missing_file, private_dir
+from backend.inventory.paths import TINY, Paths, guest_dir, missing_file, private_dir
 from backend.inventory.records import Image, ImageDisk, ImageState
 from backend.inventory.store import Store
 
 Progress = Callable[[float, str], None]
-TINY = "tiny"
 
 
 def _copy_hashing(src: Path, dest: Path, progress: Progress | None, label: str) -> str:

@@ -91,6 +91,9 @@ class Paths:
         return self.runtime / instance_id
 
 
+TINY = "tiny"  # the image name the tiny guest is registered as (backend/images/service.py)
+
+
 def guest_dir() -> Path:
     """Where sample_data/build_guest.py puts the tiny guest."""
     env = os.environ.get("LECS_GUEST_DIR")
