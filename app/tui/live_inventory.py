@@ -43,6 +43,7 @@ class LiveInventory:
         self._started = 0  # number of the newest read started
         self._shown = 0  # number of the read whose result is on screen
         self._watcher: InstanceWatcher | None = None
+        self.serve = ""  # where `lecs serve` answers ("" if it does not run), as of the last read
 
     # ---- reads -----------------------------------------------------------------------
     async def read(self) -> tuple[int, list[Instance]]:
@@ -63,8 +64,12 @@ class LiveInventory:
         return self._started
 
     def _list_in_thread(self) -> list[Instance]:
+        from backend.api.presence import running as serve_running
+
         if self._reader is None:
             self._reader = self.cloud.reader()
+        serve = serve_running(self.cloud.paths)  # a file and /proc: here, off the UI loop
+        self.serve = serve.address if serve else ""
         return self._reader.instances.list(reconcile=self.reconcile)
 
     def _close_in_thread(self) -> None:

@@ -10,7 +10,6 @@ from textual.timer import Timer
 
 from app.tui.live_inventory import LiveInventory
 from app.tui.widgets.header import HostHeader
-from backend.api.presence import running as serve_running
 from backend.compute.records import Instance
 from backend.inventory.records import InstanceState
 
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from app.tui.panes.base import Pane
-    from backend import Cloud
 
     AppBase = App[None]
 else:
@@ -28,7 +26,6 @@ POLL_INTERVAL = 0.5
 
 
 class InventoryPoll(AppBase):
-    cloud: Cloud
     live: LiveInventory
     instances: list[Instance]
     version: int  # bumped whenever `instances` changes
@@ -76,8 +73,7 @@ class InventoryPoll(AppBase):
             self.version += 1
         header = self.query_one(HostHeader)
         header.set_instances(instances)
-        serve = serve_running(self.cloud.paths)  # the header says where `lecs serve` answers
-        header.set_serve(serve.address if serve else "")
+        header.set_serve(self.live.serve)  # where `lecs serve` answers, read with the rows
         self._last_error = ""
         pane = self.current_pane
         if len(self.screen_stack) == 1 and pane.is_mounted:  # not under a modal or console
