@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from backend.api import registry
-from backend.api.errors import ApiError
+from backend.api.errors import ApiError, missing_parameter
 from backend.api.signature import Verifier
 from backend.api.tokens import ClientTokens, check_token
 from backend.inventory import audit as audit_mod
@@ -162,8 +162,7 @@ class Api:
                         user: str, request_id: str) -> dict[str, Any]:
         version = params.get("Version") or req.headers.get("x-acs-version", "")
         if not action:
-            raise ApiError("MissingParameter", "The input parameter 'Action' that is mandatory"
-                           " for processing this request is not supplied.")
+            raise missing_parameter("Action")
         if params.get("Format", "json").lower() != "json":
             raise ApiError("InvalidParameter", f"The specified parameter 'Format'"
                            f" {params['Format']!r} cannot be honoured: lecs answers JSON.")

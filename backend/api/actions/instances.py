@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from backend.api import shapes
-from backend.api.errors import ApiError, invalid_parameter
+from backend.api.errors import ApiError, invalid_parameter, missing_parameter
 from backend.api.params import Params
 from backend.api.registry import Call, action
 from backend.api.translate import engine, settle
@@ -213,8 +213,7 @@ async def _power_many(call: Call, verb: str, force_name: str = "ForceStop"
     p.region()
     ids = p.repeat("InstanceId")
     if not ids:
-        raise ApiError("MissingParameter", "The input parameter 'InstanceId.1' that is"
-                       " mandatory for processing this request is not supplied.")
+        raise missing_parameter("InstanceId.1")
     force = p.flag(force_name)
     if verb == "stop":
         p.choice("StoppedMode", ("KeepCharging",))

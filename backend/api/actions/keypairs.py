@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.api import shapes
-from backend.api.errors import ApiError, invalid_parameter
+from backend.api.errors import invalid_parameter, missing_parameter
 from backend.api.params import Params
 from backend.api.registry import Call, action
 from backend.api.translate import engine
@@ -74,8 +74,7 @@ async def delete_key_pairs(call: Call) -> dict[str, Any]:
     p.region()
     names = p.json_list("KeyPairNames")
     if not names:
-        raise ApiError("MissingParameter", "The input parameter 'KeyPairNames' that is"
-                       " mandatory for processing this request is not supplied.")
+        raise missing_parameter("KeyPairNames")
     p.done()
     with engine("key pair"):
         for name in names:  # all found first: none deleted if one is missing

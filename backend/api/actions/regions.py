@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.api.errors import ApiError, invalid_parameter
+from backend.api.errors import ApiError, invalid_parameter, missing_parameter
 from backend.api.registry import Call, action
 
 REGION = "local"
@@ -57,8 +57,7 @@ async def describe_regions(call: Call) -> dict[str, Any]:
                                  "SpotStrategy", "Verbose"))
 async def describe_zones(call: Call) -> dict[str, Any]:
     if not call.params.get("RegionId"):
-        raise ApiError("MissingParameter", "The input parameter 'RegionId' that is mandatory"
-                       " for processing this request is not supplied.")
+        raise missing_parameter("RegionId")
     check_region(call)
     name = _language(call)
     _post_paid(call)

@@ -8,7 +8,7 @@ from typing import Any
 from backend.api import shapes
 from backend.api.actions.instances import find as find_instance
 from backend.api.actions.launch import check_tags
-from backend.api.errors import ApiError, invalid_parameter
+from backend.api.errors import invalid_parameter, missing_parameter
 from backend.api.params import Params
 from backend.api.registry import Call, action
 from backend.api.translate import engine
@@ -19,8 +19,7 @@ def _resources(p: Params, required: bool = True) -> list[str]:
     p.choice("ResourceType", ("instance",), "instance")
     ids = p.repeat("ResourceId", limit=50)
     if required and not ids:
-        raise ApiError("MissingParameter", "The input parameter 'ResourceId.1' that is"
-                       " mandatory for processing this request is not supplied.")
+        raise missing_parameter("ResourceId.1")
     return ids
 
 
@@ -31,8 +30,7 @@ async def tag_resources(call: Call) -> dict[str, Any]:
     ids = _resources(p)
     tags = check_tags(p.tags())
     if not tags:
-        raise ApiError("MissingParameter", "The input parameter 'Tag.1.Key' that is"
-                       " mandatory for processing this request is not supplied.")
+        raise missing_parameter("Tag.1.Key")
     insts = [find_instance(call.cloud, ref, reconcile=False) for ref in ids]
     p.done()
     with engine("instance"):
